@@ -1,0 +1,506 @@
+// Properties (section 2.2.2): the table of which packet may carry which property, and their codec.
+
+import { PacketType, PropertyId } from "./constants.ts";
+import { EncodeError } from "./errors.ts";
+import type { Properties, UserProperty } from "./packets.ts";
+import {
+  checkedBinaryLength,
+  checkedUtf8Length,
+  checkInteger,
+  type Reader,
+  vbiLength,
+  type Writer,
+} from "./_io.ts";
+
+/** The data type of a property's value. */
+const enum Kind {
+  /** A Byte that must be 0 or 1. */
+  Flag,
+  U16,
+  U32,
+  Vbi,
+  Utf8,
+  Binary,
+  Pair,
+}
+
+/** The pseudo packet type of Will Properties in the allowed masks. */
+export const WILL = 0;
+
+interface PropertyInfo {
+  id: number;
+  key: keyof Properties;
+  name: string;
+  kind: Kind;
+  /** Bit `1 << type` set for each packet type (and WILL) that may carry it. */
+  mask: number;
+  /** The smallest allowed value of a numeric property. */
+  min: number;
+}
+
+const bit = (...types: number[]) => types.reduce((m, t) => m | (1 << t), 0);
+const P = PacketType;
+
+const table: PropertyInfo[] = [
+  [
+    PropertyId.PayloadFormatIndicator,
+    "payloadFormatIndicator",
+    "Payload Format Indicator",
+    Kind.Flag,
+    bit(P.Publish, WILL),
+    0,
+  ],
+  [
+    PropertyId.MessageExpiryInterval,
+    "messageExpiryInterval",
+    "Message Expiry Interval",
+    Kind.U32,
+    bit(P.Publish, WILL),
+    0,
+  ],
+  [PropertyId.ContentType, "contentType", "Content Type", Kind.Utf8, bit(P.Publish, WILL), 0],
+  [PropertyId.ResponseTopic, "responseTopic", "Response Topic", Kind.Utf8, bit(P.Publish, WILL), 0],
+  [
+    PropertyId.CorrelationData,
+    "correlationData",
+    "Correlation Data",
+    Kind.Binary,
+    bit(P.Publish, WILL),
+    0,
+  ],
+  [
+    PropertyId.SubscriptionIdentifier,
+    "subscriptionIdentifiers",
+    "Subscription Identifier",
+    Kind.Vbi,
+    bit(P.Publish, P.Subscribe),
+    1,
+  ],
+  [
+    PropertyId.SessionExpiryInterval,
+    "sessionExpiryInterval",
+    "Session Expiry Interval",
+    Kind.U32,
+    bit(P.Connect, P.Connack, P.Disconnect),
+    0,
+  ],
+  [
+    PropertyId.AssignedClientIdentifier,
+    "assignedClientIdentifier",
+    "Assigned Client Identifier",
+    Kind.Utf8,
+    bit(P.Connack),
+    0,
+  ],
+  [PropertyId.ServerKeepAlive, "serverKeepAlive", "Server Keep Alive", Kind.U16, bit(P.Connack), 0],
+  [
+    PropertyId.AuthenticationMethod,
+    "authenticationMethod",
+    "Authentication Method",
+    Kind.Utf8,
+    bit(P.Connect, P.Connack, P.Auth),
+    0,
+  ],
+  [
+    PropertyId.AuthenticationData,
+    "authenticationData",
+    "Authentication Data",
+    Kind.Binary,
+    bit(P.Connect, P.Connack, P.Auth),
+    0,
+  ],
+  [
+    PropertyId.RequestProblemInformation,
+    "requestProblemInformation",
+    "Request Problem Information",
+    Kind.Flag,
+    bit(P.Connect),
+    0,
+  ],
+  [
+    PropertyId.WillDelayInterval,
+    "willDelayInterval",
+    "Will Delay Interval",
+    Kind.U32,
+    bit(WILL),
+    0,
+  ],
+  [
+    PropertyId.RequestResponseInformation,
+    "requestResponseInformation",
+    "Request Response Information",
+    Kind.Flag,
+    bit(P.Connect),
+    0,
+  ],
+  [
+    PropertyId.ResponseInformation,
+    "responseInformation",
+    "Response Information",
+    Kind.Utf8,
+    bit(P.Connack),
+    0,
+  ],
+  [
+    PropertyId.ServerReference,
+    "serverReference",
+    "Server Reference",
+    Kind.Utf8,
+    bit(P.Connack, P.Disconnect),
+    0,
+  ],
+  [
+    PropertyId.ReasonString,
+    "reasonString",
+    "Reason String",
+    Kind.Utf8,
+    bit(
+      P.Connack,
+      P.Puback,
+      P.Pubrec,
+      P.Pubrel,
+      P.Pubcomp,
+      P.Suback,
+      P.Unsuback,
+      P.Disconnect,
+      P.Auth,
+    ),
+    0,
+  ],
+  [
+    PropertyId.ReceiveMaximum,
+    "receiveMaximum",
+    "Receive Maximum",
+    Kind.U16,
+    bit(P.Connect, P.Connack),
+    1,
+  ],
+  [
+    PropertyId.TopicAliasMaximum,
+    "topicAliasMaximum",
+    "Topic Alias Maximum",
+    Kind.U16,
+    bit(P.Connect, P.Connack),
+    0,
+  ],
+  [PropertyId.TopicAlias, "topicAlias", "Topic Alias", Kind.U16, bit(P.Publish), 1],
+  [PropertyId.MaximumQoS, "maximumQoS", "Maximum QoS", Kind.Flag, bit(P.Connack), 0],
+  [PropertyId.RetainAvailable, "retainAvailable", "Retain Available", Kind.Flag, bit(P.Connack), 0],
+  [
+    PropertyId.UserProperty,
+    "userProperties",
+    "User Property",
+    Kind.Pair,
+    bit(
+      P.Connect,
+      P.Connack,
+      P.Publish,
+      WILL,
+      P.Puback,
+      P.Pubrec,
+      P.Pubrel,
+      P.Pubcomp,
+      P.Subscribe,
+      P.Suback,
+      P.Unsubscribe,
+      P.Unsuback,
+      P.Disconnect,
+      P.Auth,
+    ),
+    0,
+  ],
+  [
+    PropertyId.MaximumPacketSize,
+    "maximumPacketSize",
+    "Maximum Packet Size",
+    Kind.U32,
+    bit(P.Connect, P.Connack),
+    1,
+  ],
+  [
+    PropertyId.WildcardSubscriptionAvailable,
+    "wildcardSubscriptionAvailable",
+    "Wildcard Subscription Available",
+    Kind.Flag,
+    bit(P.Connack),
+    0,
+  ],
+  [
+    PropertyId.SubscriptionIdentifierAvailable,
+    "subscriptionIdentifierAvailable",
+    "Subscription Identifier Available",
+    Kind.Flag,
+    bit(P.Connack),
+    0,
+  ],
+  [
+    PropertyId.SharedSubscriptionAvailable,
+    "sharedSubscriptionAvailable",
+    "Shared Subscription Available",
+    Kind.Flag,
+    bit(P.Connack),
+    0,
+  ],
+].map(([id, key, name, kind, mask, min]) => ({ id, key, name, kind, mask, min }) as PropertyInfo);
+
+const byId: (PropertyInfo | undefined)[] = [];
+const byKey = new Map<string, PropertyInfo>();
+for (const info of table) {
+  byId[info.id] = info;
+  byKey.set(info.key, info);
+}
+
+/** The name of the packet type (or Will) for messages. */
+function where(type: number): string {
+  return type === WILL ? "Will Properties" : [
+    "",
+    "CONNECT",
+    "CONNACK",
+    "PUBLISH",
+    "PUBACK",
+    "PUBREC",
+    "PUBREL",
+    "PUBCOMP",
+    "SUBSCRIBE",
+    "SUBACK",
+    "UNSUBSCRIBE",
+    "UNSUBACK",
+    "PINGREQ",
+    "PINGRESP",
+    "DISCONNECT",
+    "AUTH",
+  ][type]!;
+}
+
+/** The name and id of a property, for messages: `Topic Alias (0x23)`. */
+function label(info: PropertyInfo): string {
+  return `${info.name} (0x${info.id.toString(16).padStart(2, "0")})`;
+}
+
+function maxOf(kind: Kind): number {
+  return kind === Kind.Flag
+    ? 1
+    : kind === Kind.U16
+    ? 0xffff
+    : kind === Kind.U32
+    ? 0xffff_ffff
+    : 268_435_455;
+}
+
+/**
+ * Measures the properties of a packet of `type` (the bytes after the Property Length), checking
+ * every value; throws {@linkcode EncodeError}, `TypeError` or `RangeError` for what may not be sent.
+ */
+export function measureProperties(
+  props: Properties | undefined,
+  type: number,
+  strict: boolean,
+): number {
+  if (props === undefined) return 0;
+  let size = 0;
+  for (const key in props) {
+    const value = (props as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    const info = byKey.get(key);
+    if (info === undefined) {
+      throw new TypeError(`Unknown property "${key}" on ${where(type)}`);
+    }
+    if ((info.mask & (1 << type)) === 0) {
+      throw new EncodeError(
+        `Cannot send ${label(info)} on ${where(type)}: that packet may not carry it`,
+        0x81,
+      );
+    }
+    const what = `${info.name} on ${where(type)}`;
+    switch (info.kind) {
+      case Kind.Flag:
+      case Kind.U16:
+      case Kind.U32:
+        checkNumber(info, value as number, what);
+        size += 1 + (info.kind === Kind.Flag ? 1 : info.kind === Kind.U16 ? 2 : 4);
+        break;
+      case Kind.Vbi: {
+        const ids = value as number[];
+        if (!Array.isArray(ids)) throw new TypeError(`${what} must be an array of numbers`);
+        if (type === PacketType.Subscribe && ids.length > 1) {
+          throw new EncodeError(
+            "Cannot send more than one Subscription Identifier on SUBSCRIBE",
+            0x82,
+          );
+        }
+        for (const id of ids) {
+          checkNumber(info, id, what);
+          size += 1 + vbiLength(id);
+        }
+        break;
+      }
+      case Kind.Utf8:
+        size += 3 + checkedUtf8Length(value as string, what, strict);
+        break;
+      case Kind.Binary:
+        size += 3 + checkedBinaryLength(value as Uint8Array, what);
+        break;
+      case Kind.Pair: {
+        const pairs = value as UserProperty[];
+        if (!Array.isArray(pairs)) throw new TypeError(`${what} must be an array of [name, value]`);
+        for (const pair of pairs) {
+          if (!Array.isArray(pair) || pair.length !== 2) {
+            throw new TypeError(`${what} must be an array of [name, value] pairs`);
+          }
+          size += 5 + checkedUtf8Length(pair[0], `${what} name`, strict) +
+            checkedUtf8Length(pair[1], `${what} value`, strict);
+        }
+        break;
+      }
+    }
+  }
+  if (props.authenticationData !== undefined && props.authenticationMethod === undefined) {
+    throw new EncodeError(
+      `Cannot send Authentication Data on ${where(type)} without an Authentication Method`,
+      0x82,
+    );
+  }
+  return size;
+}
+
+function checkNumber(info: PropertyInfo, value: number, what: string): void {
+  if (typeof value !== "number") throw new TypeError(`${what} must be a number`);
+  if (value < info.min && Number.isInteger(value) && value >= 0) {
+    throw new EncodeError(
+      `Cannot send ${info.name} ${value}: it must not be 0`,
+      0x82,
+      info.id === PropertyId.TopicAlias ? "MQTT-3.3.2-8" : undefined,
+    );
+  }
+  checkInteger(value, maxOf(info.kind), what, info.min);
+}
+
+/** Writes properties measured by {@linkcode measureProperties}, in the order of their keys. */
+export function writeProperties(w: Writer, props: Properties): void {
+  for (const key in props) {
+    const value = (props as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    const info = byKey.get(key)!;
+    switch (info.kind) {
+      case Kind.Flag:
+        w.u8(info.id);
+        w.u8(value as number);
+        break;
+      case Kind.U16:
+        w.u8(info.id);
+        w.u16(value as number);
+        break;
+      case Kind.U32:
+        w.u8(info.id);
+        w.u32(value as number);
+        break;
+      case Kind.Vbi:
+        for (const id of value as number[]) {
+          w.u8(info.id);
+          w.vbi(id);
+        }
+        break;
+      case Kind.Utf8:
+        w.u8(info.id);
+        w.utf8(value as string);
+        break;
+      case Kind.Binary:
+        w.u8(info.id);
+        w.binary(value as Uint8Array);
+        break;
+      case Kind.Pair:
+        for (const [name, val] of value as UserProperty[]) {
+          w.u8(info.id);
+          w.utf8(name);
+          w.utf8(val);
+        }
+        break;
+    }
+  }
+}
+
+/**
+ * Reads a Property Length and the properties of a packet of `type`; `undefined` when there are
+ * none. Rejects unknown or misplaced properties (0x81), duplicates and forbidden values (0x82).
+ */
+export function readProperties(r: Reader, type: number): Properties | undefined {
+  const len = r.vbi("Property Length");
+  if (len === 0) return undefined;
+  const end = r.pos + len;
+  if (end > r.end) r.malformed("Property Length runs past the end of the packet");
+  const outerEnd = r.end;
+  r.end = end;
+  const props: Record<string, unknown> = {};
+  while (r.pos < end) {
+    const idPos = r.pos;
+    const id = r.u8("Property Identifier");
+    const info = byId[id];
+    if (info === undefined) {
+      r.pos = idPos;
+      r.malformed(`Unknown property identifier 0x${id.toString(16)} on ${where(type)}`);
+    }
+    if ((info.mask & (1 << type)) === 0) {
+      r.pos = idPos;
+      r.malformed(`${label(info)} is not allowed on ${where(type)}`);
+    }
+    const key = info.key;
+    const seen = props[key] !== undefined;
+    if (
+      seen && info.kind !== Kind.Pair && !(info.kind === Kind.Vbi && type === PacketType.Publish)
+    ) {
+      r.pos = idPos;
+      r.protocol(`${label(info)} appears more than once on ${where(type)}`);
+    }
+    switch (info.kind) {
+      case Kind.Flag: {
+        const v = r.u8(info.name);
+        if (v > 1) {
+          r.pos--;
+          r.protocol(`${label(info)} must be 0 or 1, got ${v}`);
+        }
+        props[key] = v;
+        break;
+      }
+      case Kind.U16:
+      case Kind.U32: {
+        const v = info.kind === Kind.U16 ? r.u16(info.name) : r.u32(info.name);
+        if (v < info.min) {
+          r.pos = idPos;
+          r.protocol(
+            `${label(info)} must not be 0`,
+            info.id === PropertyId.TopicAlias ? "MQTT-3.3.2-8" : undefined,
+          );
+        }
+        props[key] = v;
+        break;
+      }
+      case Kind.Vbi: {
+        const v = r.vbi(info.name);
+        if (v === 0) {
+          r.pos = idPos;
+          r.protocol(`${label(info)} must not be 0`);
+        }
+        if (seen) (props[key] as number[]).push(v);
+        else props[key] = [v];
+        break;
+      }
+      case Kind.Utf8:
+        props[key] = r.utf8(info.name);
+        break;
+      case Kind.Binary:
+        props[key] = r.binary(info.name);
+        break;
+      case Kind.Pair: {
+        const pair: UserProperty = [r.utf8("User Property name"), r.utf8("User Property value")];
+        if (seen) (props[key] as UserProperty[]).push(pair);
+        else props[key] = [pair];
+        break;
+      }
+    }
+  }
+  r.end = outerEnd;
+  if (props.authenticationData !== undefined && props.authenticationMethod === undefined) {
+    r.protocol(`Authentication Data without an Authentication Method on ${where(type)}`);
+  }
+  return props as Properties;
+}

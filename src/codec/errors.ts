@@ -1,0 +1,122 @@
+/**
+ * The error classes of mqtt5. Every protocol-related error derives from {@linkcode MqttError}.
+ *
+ * @module
+ */
+
+import { describeReasonCode } from "./constants.ts";
+
+/** Options of {@linkcode MqttError}. */
+export interface MqttErrorOptions {
+  /** The MQTT reason code that applies, where the specification gives one. */
+  reasonCode?: number | undefined;
+  /**
+   * Whether the client (or the connection) is still usable. `true` means nothing was sent and
+   * the same call may be retried once the condition is gone.
+   *
+   * @default {false}
+   */
+  recoverable?: boolean;
+  /** The normative statement of the specification that was broken, e.g. `MQTT-3.3.1-4`. */
+  statement?: string | undefined;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * The base class of every protocol-related error of mqtt5.
+ *
+ * @example Handling any mqtt5 error
+ * ```ts
+ * import { MqttError } from "./errors.ts";
+ * try {
+ *   throw new MqttError("example", { reasonCode: 0x82 });
+ * } catch (e) {
+ *   if (e instanceof MqttError) console.log(e.reasonCode, e.recoverable);
+ * }
+ * ```
+ */
+export class MqttError extends Error {
+  /** The MQTT reason code that applies, or `undefined` where the specification names none. */
+  readonly reasonCode: number | undefined;
+  /** `true` when nothing was sent and the client stays usable; `false` when the connection is lost. */
+  readonly recoverable: boolean;
+  /** The normative statement id that was broken, e.g. `MQTT-3.3.1-4`, where one applies. */
+  readonly statement: string | undefined;
+
+  /** Creates an error; see {@linkcode MqttErrorOptions}. */
+  constructor(message: string, options: MqttErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "MqttError";
+    this.reasonCode = options.reasonCode;
+    this.recoverable = options.recoverable ?? false;
+    this.statement = options.statement;
+  }
+}
+
+/**
+ * Bytes that are not a valid MQTT 5.0 packet. `reasonCode` is what the receiver answers with in
+ * its DISCONNECT: 0x81 (Malformed Packet), 0x82 (Protocol Error), 0x95 (Packet too large) or 0x84
+ * (Unsupported Protocol Version, for a CONNECT). `offset` is the byte of the packet where the
+ * problem was found.
+ *
+ * @example Telling a malformed packet apart
+ * ```ts
+ * import { decode, DecodeError } from "../codec/mod.ts";
+ * try {
+ *   decode(new Uint8Array([0x36, 0x00])); // PUBLISH with QoS 3
+ * } catch (e) {
+ *   if (e instanceof DecodeError) console.log(e.reasonCode, e.offset, e.statement);
+ * }
+ * ```
+ */
+export class DecodeError extends MqttError {
+  /** The offset in the packet (from its first byte) where the problem was found. */
+  readonly offset: number;
+  /** The reason code the receiver answers with. */
+  declare readonly reasonCode: number;
+
+  /** Creates a decode error at `offset` with the reason code to answer with. */
+  constructor(
+    message: string,
+    reasonCode: number,
+    offset: number,
+    statement?: string,
+  ) {
+    super(
+      `${message} (at byte ${offset}; answer with ${describeReasonCode(reasonCode)}${
+        statement ? `; ${statement}` : ""
+      })`,
+      { reasonCode, recoverable: false, statement },
+    );
+    this.name = "DecodeError";
+    this.offset = offset;
+  }
+}
+
+/**
+ * A packet the encoder refuses to write because it breaks a rule of MQTT 5.0. Nothing was written;
+ * fix the packet and encode it again. `reasonCode` is what a receiver of such a packet would
+ * answer with (0x81 or 0x82), to say which kind of rule it breaks.
+ *
+ * @example Refusing a wildcard in a topic name
+ * ```ts
+ * import { encode, EncodeError, PacketType } from "../codec/mod.ts";
+ * try {
+ *   encode({ type: PacketType.Publish, topic: "a/+", payload: new Uint8Array(), qos: 0 });
+ * } catch (e) {
+ *   if (e instanceof EncodeError) console.log(e.message, e.statement);
+ * }
+ * ```
+ */
+export class EncodeError extends MqttError {
+  /** Creates an encode error. */
+  constructor(message: string, reasonCode: number, statement?: string) {
+    super(message + (statement ? ` [${statement}]` : ""), {
+      reasonCode,
+      recoverable: true,
+      statement,
+    });
+    this.name = "EncodeError";
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * The MQTT 5.0 codec of mqtt5: pure and synchronous, bytes to packets and back. It does no I/O and
+ * imports nothing from the other layers, so it serves servers, proxies and tools as well.
+ *
+ * - {@linkcode encode} / {@linkcode encodeInto} / {@linkcode encodedLength}: packets to bytes,
+ *   refusing with {@linkcode EncodeError} any packet that breaks a rule of the specification.
+ * - {@linkcode frame} and {@linkcode decode}: framing for streaming readers, and bytes to packets,
+ *   refusing with {@linkcode DecodeError} (carrying the reason code to answer with) what is malformed.
+ *
+ * @example Round trip
+ * ```ts
+ * import { decode, encode, PacketType } from "@scope/mqtt5/codec";
+ * const bytes = encode({ type: PacketType.Subscribe, packetId: 1, subscriptions: [{ filter: "a/#", qos: 1 }] });
+ * const packet = decode(bytes);
+ * console.log(packet.type === PacketType.Subscribe); // true
+ * ```
+ *
+ * @module
+ */
+
+export * from "./constants.ts";
+export * from "./errors.ts";
+export type * from "./packets.ts";
+export * from "./encode.ts";
+export * from "./decode.ts";
+export * from "./topic.ts";
+export { isWellFormedUtf8 } from "./_utf8.ts";
