@@ -1,16 +1,34 @@
 /**
- * mqtt5: an explicit MQTT 5.0 client for Deno, with no hidden machinery.
+ * mqtt5: an explicit MQTT 5.0 client for Deno, with no hidden machinery. The client starts no
+ * timers, read loops or reconnects: the application calls `connect`, `publish`, `subscribe`, and
+ * `poll` for the next event. The session is plain data the application can keep and hand to a new
+ * client after a network failure.
  *
  * The layers, each also importable on its own:
  * - `@scope/mqtt5/codec`: pure, synchronous MQTT 5.0 packets to bytes and back.
+ * - `@scope/mqtt5/session`: protocol state without I/O.
+ * - `@scope/mqtt5/transport`: byte streams (TCP).
+ * - `@scope/mqtt5/client`: the {@linkcode Client}.
  *
- * @example Encoding a packet
- * ```ts
- * import { encode, PacketType } from "@scope/mqtt5";
- * console.log(encode({ type: PacketType.Pingreq })); // Uint8Array(2) [ 192, 0 ]
+ * @example Publish and receive at QoS 2
+ * ```ts ignore
+ * import { Client, connectTcp } from "@scope/mqtt5";
+ * const client = new Client();
+ * await client.connect(await connectTcp({ port: 1883 }), { clientId: "demo" });
+ * await client.subscribe({ filter: "demo/#", qos: 2 });
+ * const id = await client.publish({ topic: "demo/hello", qos: 2 }, "Hello World!");
+ * for (;;) {
+ *   const event = await client.poll();
+ *   if (event.type === "message") console.log(new TextDecoder().decode(event.payload));
+ *   if (event.type === "completed" && event.packetId === id) break;
+ * }
+ * await client.disconnect();
  * ```
  *
  * @module
  */
 
 export * from "./src/codec/mod.ts";
+export * from "./src/session/mod.ts";
+export * from "./src/transport/mod.ts";
+export * from "./src/client/mod.ts";

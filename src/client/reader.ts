@@ -1,0 +1,270 @@
+/**
+ * The cancel-safe packet reader: reads through a `ReadableStreamBYOBReader` into a reusable
+ * buffer and yields only complete packets.
+ *
+ * @module
+ */
+
+import { decodeBody, DecodeError, frame, type Packet } from "../codec/mod.ts";
+import { ConnectionClosedError } from "./errors.ts";
+
+/** Options of {@linkcode PacketReader}. */
+export interface PacketReaderOptions {
+  /** The largest packet accepted; a larger one is refused (0x95) before its body is allocated. */
+  maximumPacketSize?: number;
+  /** Strict UTF-8 rules for decoding (see the codec's `DecodeOptions`). @default {true} */
+  strict?: boolean;
+  /** The size of the read-ahead buffer, in bytes. @default {65536} */
+  bufferSize?: number;
+}
+
+/** Rejects when `signal` aborts, leaving `promise` to run on. */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * Reads MQTT packets from a byte stream. Cancel-safe: when {@linkcode PacketReader.next} is
+ * aborted, a read already under way runs on and its bytes stay in the reader, so the next call
+ * completes the same packet. Small packets share read calls (read-ahead into one buffer); a packet
+ * larger than the buffer is read straight into a buffer of its own size. Each packet returned owns
+ * its bytes: payloads stay valid after later reads.
+ *
+ * @example Reading packets from a stream
+ * ```ts
+ * import { PacketReader } from "./reader.ts";
+ * const stream = new ReadableStream({
+ *   type: "bytes",
+ *   start(c) {
+ *     c.enqueue(new Uint8Array([0xd0, 0x00])); // PINGRESP
+ *     c.close();
+ *   },
+ * });
+ * const reader = new PacketReader(stream);
+ * console.log(await reader.next()); // { type: 13 }
+ * ```
+ */
+export class PacketReader {
+  #byob: ReadableStreamBYOBReader | undefined;
+  #default: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #buf: Uint8Array;
+  #start = 0;
+  #end = 0;
+  /** A packet larger than the buffer, being filled. */
+  #big: Uint8Array | undefined;
+  #bigFilled = 0;
+  #pending: Promise<void> | undefined;
+  #eof = false;
+  #error: unknown;
+  #max: number;
+  #strict: boolean;
+  #bytesRead = 0;
+
+  /** Creates a reader over `readable`, locking it. */
+  constructor(readable: ReadableStream<Uint8Array>, options: PacketReaderOptions = {}) {
+    try {
+      this.#byob = readable.getReader({ mode: "byob" });
+    } catch {
+      this.#default = readable.getReader();
+    }
+    this.#buf = new Uint8Array(options.bufferSize ?? 65_536);
+    this.#max = options.maximumPacketSize ?? 268_435_460;
+    this.#strict = options.strict ?? true;
+  }
+
+  /** The number of bytes read from the stream so far. */
+  get bytesRead(): number {
+    return this.#bytesRead;
+  }
+
+  /** The number of bytes read but not yet returned as a packet. */
+  get buffered(): number {
+    return this.#big ? this.#bigFilled : this.#end - this.#start;
+  }
+
+  /** Sets the largest packet accepted from now on. */
+  set maximumPacketSize(value: number) {
+    this.#max = value;
+  }
+
+  /**
+   * The next complete packet. Throws {@linkcode DecodeError} for bytes that are not a valid
+   * packet (the connection must then be closed with its reason code), and
+   * {@linkcode ConnectionClosedError} when the stream ends or fails. An abort rejects with the
+   * signal's reason and loses no byte.
+   */
+  async next(signal?: AbortSignal): Promise<Packet> {
+    for (;;) {
+      if (this.#pending) await raceAbort(this.#pending, signal);
+      const packet = this.#take();
+      if (packet !== undefined) return packet;
+      if (this.#error !== undefined) throw this.#error;
+      if (this.#eof) {
+        const partial = this.buffered;
+        throw new ConnectionClosedError(
+          partial > 0
+            ? `The connection closed in the middle of a packet (${partial} bytes of it received)`
+            : "The connection was closed by the server",
+        );
+      }
+      signal?.throwIfAborted();
+      this.#pending = this.#fill();
+    }
+  }
+
+  /** Frames and decodes a packet from what is buffered, or returns `undefined` if incomplete. */
+  #take(): Packet | undefined {
+    const big = this.#big;
+    if (big !== undefined) {
+      if (this.#bigFilled < big.length) return undefined;
+      this.#big = undefined;
+      this.#bigFilled = 0;
+      return this.#decode(big);
+    }
+    const available = this.#end - this.#start;
+    if (available < 2) return undefined;
+    const f = frame(this.#buf, { maximumPacketSize: this.#max }, this.#start, this.#end);
+    if (f.complete) {
+      const start = this.#start;
+      this.#start = start + f.length;
+      if (this.#start === this.#end) this.#start = this.#end = 0;
+      // One copy: the packet owns its bytes, so its payload survives later reads.
+      return this.#decode(this.#buf.slice(start, start + f.length), f.headerLength);
+    }
+    if (f.length !== undefined && f.length > this.#buf.length) {
+      // Too large for the read-ahead buffer: read the rest straight into its own buffer.
+      const own = new Uint8Array(f.length);
+      own.set(this.#buf.subarray(this.#start, this.#end));
+      this.#big = own;
+      this.#bigFilled = available;
+      this.#start = this.#end = 0;
+    }
+    return undefined;
+  }
+
+  #decode(bytes: Uint8Array, headerLength?: number): Packet {
+    if (headerLength === undefined) {
+      const f = frame(bytes, { maximumPacketSize: this.#max });
+      headerLength = f.complete ? f.headerLength : 0;
+    }
+    return decodeBody(bytes, headerLength, this.#strict);
+  }
+
+  /** Reads more bytes into the buffer; never rejects (errors are kept for next()). */
+  async #fill(): Promise<void> {
+    try {
+      let target: Uint8Array;
+      let offset: number;
+      const big = this.#big;
+      if (big !== undefined) {
+        target = big;
+        offset = this.#bigFilled;
+      } else {
+        if (this.#end === this.#buf.length) {
+          // Move the partial packet to the front to make room.
+          this.#buf.copyWithin(0, this.#start, this.#end);
+          this.#end -= this.#start;
+          this.#start = 0;
+        }
+        target = this.#buf;
+        offset = this.#end;
+      }
+      let n: number;
+      if (this.#byob) {
+        // The read transfers (detaches) the buffer: note its shape first.
+        const byteOffset = target.byteOffset;
+        const length = target.length;
+        const view = new Uint8Array(target.buffer, byteOffset + offset, length - offset);
+        const { value, done } = await this.#byob.read(view);
+        // Adopt the transferred buffer: the same memory, with the bytes read in place.
+        if (value !== undefined) {
+          const adopted = new Uint8Array(value.buffer, byteOffset, length);
+          if (big !== undefined) this.#big = adopted;
+          else this.#buf = adopted;
+        } else {
+          // The stream was cancelled and kept the buffer: what it held is gone with the stream.
+          this.#buf = new Uint8Array(0);
+          this.#big = undefined;
+          this.#start = this.#end = this.#bigFilled = 0;
+        }
+        if (done) {
+          this.#eof = true;
+          return;
+        }
+        n = value!.length;
+      } else {
+        const { value, done } = await this.#default!.read();
+        if (done) {
+          this.#eof = true;
+          return;
+        }
+        n = this.#append(value, target, offset);
+      }
+      this.#bytesRead += n;
+      if (big !== undefined) this.#bigFilled += n;
+      else this.#end += n;
+    } catch (e) {
+      this.#error = e instanceof DecodeError ? e : new ConnectionClosedError(
+        `The connection failed: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
+    } finally {
+      this.#pending = undefined;
+    }
+  }
+
+  /** Copies a chunk from a default reader into the target, growing the buffer if needed. */
+  #append(chunk: Uint8Array, target: Uint8Array, offset: number): number {
+    if (offset + chunk.length > target.length) {
+      if (this.#big !== undefined) {
+        // More than the packet: keep the rest for after it.
+        const fits = target.length - offset;
+        target.set(chunk.subarray(0, fits), offset);
+        const rest = chunk.subarray(fits);
+        this.#bigFilled += fits;
+        const whole = this.#big;
+        this.#big = undefined;
+        this.#bigFilled = 0;
+        // Put the finished big packet back in front through a fresh buffer.
+        const buf = new Uint8Array(Math.max(this.#buf.length, whole.length + rest.length));
+        buf.set(whole);
+        buf.set(rest, whole.length);
+        this.#buf = buf;
+        this.#start = 0;
+        this.#end = whole.length + rest.length;
+        this.#bytesRead += chunk.length;
+        return 0;
+      }
+      const grown = new Uint8Array(Math.max(this.#buf.length * 2, offset + chunk.length));
+      grown.set(this.#buf.subarray(0, offset));
+      this.#buf = grown;
+      target = grown;
+    }
+    target.set(chunk, offset);
+    return chunk.length;
+  }
+
+  /** Releases the stream; a read under way ends with the stream. */
+  release(): void {
+    try {
+      (this.#byob ?? this.#default)!.releaseLock();
+    } catch {
+      // A read is still pending: the stream's closing will end it.
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * A TCP transport over `Deno.connect`.
+ *
+ * @module
+ */
+
+import type { Transport } from "./transport.ts";
+
+/** Options of {@linkcode connectTcp}. */
+export interface TcpOptions {
+  /** The host to connect to. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** The port. @default {1883} */
+  port?: number;
+  /** Turns Nagle's algorithm off, so small packets leave at once. @default {true} */
+  noDelay?: boolean;
+  /** Aborts the connection attempt. */
+  signal?: AbortSignal;
+}
+
+/** Wraps a connection as a {@linkcode Transport}; closing twice is harmless. */
+export function connTransport(conn: Deno.Conn): Transport {
+  let closed = false;
+  return {
+    readable: conn.readable,
+    writable: conn.writable,
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        conn.close();
+      } catch {
+        // Already closed by the streams.
+      }
+    },
+  };
+}
+
+/**
+ * Opens a TCP connection to an MQTT server.
+ *
+ * @example Connecting
+ * ```ts ignore
+ * import { connectTcp } from "./tcp.ts";
+ * const transport = await connectTcp({ hostname: "127.0.0.1", port: 1883 });
+ * transport.close();
+ * ```
+ */
+export async function connectTcp(options: TcpOptions = {}): Promise<Transport> {
+  const conn = await Deno.connect({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port ?? 1883,
+    transport: "tcp",
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (options.noDelay ?? true) conn.setNoDelay(true);
+  return connTransport(conn);
+}
