@@ -36,6 +36,8 @@ interface PropertyInfo {
   mask: number;
   /** The smallest allowed value of a numeric property. */
   min: number;
+  /** This property's bit in the set of properties a decoder has seen (`1 << table index`). */
+  seenBit: number;
 }
 
 const bit = (...types: number[]) => types.reduce((m, t) => m | (1 << t), 0);
@@ -241,7 +243,9 @@ const table: PropertyInfo[] = [
     bit(P.Connack),
     0,
   ],
-].map(([id, key, name, kind, mask, min]) => ({ id, key, name, kind, mask, min }) as PropertyInfo);
+].map(([id, key, name, kind, mask, min], index) =>
+  ({ id, key, name, kind, mask, min, seenBit: 1 << index }) as PropertyInfo
+);
 
 const byId: (PropertyInfo | undefined)[] = [];
 const byKey = new Map<string, PropertyInfo>();
@@ -431,6 +435,7 @@ export function readProperties(r: Reader, type: number): Properties | undefined 
   const outerEnd = r.end;
   r.end = end;
   const props: Record<string, unknown> = {};
+  let seenBits = 0;
   while (r.pos < end) {
     const idPos = r.pos;
     const id = r.u8("Property Identifier");
@@ -444,7 +449,8 @@ export function readProperties(r: Reader, type: number): Properties | undefined 
       r.malformed(`${label(info)} is not allowed on ${where(type)}`);
     }
     const key = info.key;
-    const seen = props[key] !== undefined;
+    const seen = (seenBits & info.seenBit) !== 0;
+    seenBits |= info.seenBit;
     if (
       seen && info.kind !== Kind.Pair && !(info.kind === Kind.Vbi && type === PacketType.Publish)
     ) {

@@ -78,6 +78,11 @@ export function utf8Length(s: string, strict: boolean): number {
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/** The longest ASCII string {@linkcode decodeUtf8} builds from char codes. */
+const SHORT = 64;
+/** One reusable array of char codes per string length up to {@linkcode SHORT}. */
+const charCodes: (number[] | undefined)[] = [];
+
 /** The problem found by the last {@linkcode decodeUtf8} that returned `null`. */
 export let lastDecodeProblem: Utf8Problem = "ill-formed UTF-8";
 
@@ -92,6 +97,20 @@ export function decodeUtf8(
   end: number,
   strict: boolean,
 ): string | null {
+  const len = end - start;
+  if (len <= SHORT) {
+    // The common case, short printable ASCII (topics, names), checked and copied in one pass:
+    // the char codes go through a plain array kept for this length, several times cheaper than
+    // a TextDecoder call or a subarray.
+    const codes = charCodes[len] ??= Array.from({ length: len }, () => 0);
+    let i = 0;
+    while (i < len) {
+      const b = bytes[start + i]!;
+      if (b < 0x20 || b >= 0x7f) break;
+      codes[i++] = b;
+    }
+    if (i === len) return len === 0 ? "" : String.fromCharCode.apply(null, codes);
+  }
   let ascii = true;
   for (let i = start; i < end; i++) {
     const b = bytes[i]!;
@@ -110,14 +129,11 @@ export function decodeUtf8(
     ascii = false;
   }
   if (ascii) {
-    const len = end - start;
-    if (len === 0) return "";
-    if (len <= 64) {
-      // Short ASCII strings (topics, names): cheaper than a TextDecoder call.
-      return String.fromCharCode.apply(
-        null,
-        bytes.subarray(start, end) as unknown as number[],
-      );
+    if (len <= SHORT) {
+      // ASCII with control characters, allowed when not strict.
+      const codes = charCodes[len]!;
+      for (let i = 0; i < len; i++) codes[i] = bytes[start + i]!;
+      return String.fromCharCode.apply(null, codes);
     }
     return decoder.decode(bytes.subarray(start, end));
   }
