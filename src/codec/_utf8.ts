@@ -8,9 +8,16 @@ export type Utf8Problem =
   | "a Unicode non-character"
   | "ill-formed UTF-8";
 
-/** The statement a problem breaks. */
-export function utf8Statement(problem: Utf8Problem): string {
-  return problem === "the null character U+0000" ? "MQTT-1.5.4-2" : "MQTT-1.5.4-1";
+/**
+ * The statement a problem breaks; `undefined` for control characters and non-characters, which
+ * section 1.5.4 only says SHOULD NOT be sent (no normative statement).
+ */
+export function utf8Statement(problem: Utf8Problem): string | undefined {
+  return problem === "the null character U+0000"
+    ? "MQTT-1.5.4-2"
+    : problem === "a control character" || problem === "a Unicode non-character"
+    ? undefined
+    : "MQTT-1.5.4-1";
 }
 
 function isControl(c: number): boolean {

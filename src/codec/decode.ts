@@ -450,7 +450,7 @@ function decodeSubscribe(r: Reader): Subscribe {
     const qos = o & 3;
     if (qos === 3) {
       r.pos--;
-      r.malformed("Subscription Options has QoS 3");
+      r.protocol("Subscription Options has Maximum QoS 3"); // a Protocol Error (3.8.3.1)
     }
     const retainHandling = (o >> 4) & 3;
     if (retainHandling === 3) {

@@ -209,7 +209,7 @@ function measureSubscribe(p: Subscribe, strict: boolean): number {
     }
     const qos = s.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) {
-      refuse(8, `QoS of ${JSON.stringify(s.filter)} must be 0, 1 or 2, got ${qos}`, 0x81);
+      refuse(8, `QoS of ${JSON.stringify(s.filter)} must be 0, 1 or 2, got ${qos}`, 0x82);
     }
     const rh = s.retainHandling ?? 0;
     if (rh !== 0 && rh !== 1 && rh !== 2) {
