@@ -1,0 +1,307 @@
+// Cancel safety: the PacketReader alone over in-memory streams (no permissions), then a client
+// whose polls are aborted hundreds of times while a proxy trickles packets to it byte by byte.
+
+import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
+import { decode, DecodeError, encode, type Packet, PacketType } from "../../src/codec/mod.ts";
+import { ConnectionClosedError, PacketReader } from "../../src/client/mod.ts";
+
+const NONE = { permissions: "none" } as const;
+
+function publish(topic: string, payload: Uint8Array, packetId?: number): Packet {
+  return packetId === undefined
+    ? { type: PacketType.Publish, topic, payload, qos: 0 }
+    : { type: PacketType.Publish, topic, payload, qos: 1, packetId };
+}
+
+function pattern(length: number, seed: number): Uint8Array {
+  return new Uint8Array(length).map((_, i) => (i * 31 + seed) & 0xff);
+}
+
+/** A mixed run of packets, with their bytes back to back. */
+function samplePackets(): { packets: Packet[]; bytes: Uint8Array } {
+  const packets: Packet[] = [
+    publish("a/b", pattern(10, 1), 7),
+    { type: PacketType.Puback, packetId: 3, reasonCode: 0x10 },
+    { type: PacketType.Pingresp },
+    publish("e", new Uint8Array(0)),
+    {
+      type: PacketType.Suback,
+      packetId: 9,
+      reasonCodes: [0, 1, 2, 0x80],
+      properties: { reasonString: "ok" },
+    },
+    publish("long/" + "x".repeat(130), pattern(300, 2)),
+    { type: PacketType.Disconnect, reasonCode: 0x8e },
+  ];
+  return { packets, bytes: concat(packets.map((p) => encode(p))) };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** What the codec decodes from the same bytes: the reference for the reader. */
+function decodedAll(packets: Packet[]): Packet[] {
+  return packets.map((p) => decode(encode(p)));
+}
+
+/** A byte stream that hands out the given chunks, one per pull, then closes. */
+function byteStream(all: Uint8Array[], close = true): ReadableStream<Uint8Array> {
+  // A byte stream cannot enqueue an empty chunk.
+  const chunks = all.filter((c) => c.length > 0);
+  let i = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(c) {
+      const chunk = chunks[i++];
+      if (chunk !== undefined) c.enqueue(chunk.slice());
+      else if (close) {
+        c.close();
+        // A pending BYOB read ends only once its request is answered.
+        c.byobRequest?.respond(0);
+      }
+    },
+  });
+}
+
+/** A plain (not byte) stream of the given chunks. */
+function plainStream(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(c) {
+      const chunk = chunks[i++];
+      if (chunk !== undefined) c.enqueue(chunk.slice());
+      else c.close();
+    },
+  });
+}
+
+/** A byte stream the test feeds by hand. */
+function manualStream(): {
+  stream: ReadableStream<Uint8Array>;
+  push(bytes: Uint8Array): void;
+  close(): void;
+} {
+  let controller!: ReadableByteStreamController;
+  const stream = new ReadableStream({
+    type: "bytes",
+    start(c) {
+      controller = c;
+    },
+  });
+  return {
+    stream,
+    push: (bytes) => controller.enqueue(bytes.slice()),
+    close: () => {
+      controller.close();
+      controller.byobRequest?.respond(0);
+    },
+  };
+}
+
+async function readAll(reader: PacketReader, count: number): Promise<Packet[]> {
+  const out: Packet[] = [];
+  for (let i = 0; i < count; i++) out.push(await reader.next());
+  return out;
+}
+
+function splitEvery(bytes: Uint8Array, size: number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+  return chunks;
+}
+
+Deno.test({
+  ...NONE,
+  name: "PacketReader.next() reads the same packets whatever offset the stream splits them at",
+  async fn() {
+    const { packets, bytes } = samplePackets();
+    const expected = decodedAll(packets);
+    for (let k = 0; k <= bytes.length; k++) {
+      const reader = new PacketReader(byteStream([bytes.subarray(0, k), bytes.subarray(k)]));
+      deepStrictEqual(await readAll(reader, packets.length), expected, `split at ${k}`);
+      await rejects(reader.next(), ConnectionClosedError);
+      equal(reader.bytesRead, bytes.length);
+    }
+    // One byte per read, and three-byte chunks across every packet boundary.
+    for (const size of [1, 3]) {
+      const reader = new PacketReader(byteStream(splitEvery(bytes, size)));
+      deepStrictEqual(await readAll(reader, packets.length), expected, `chunks of ${size}`);
+    }
+  },
+});
+
+Deno.test({
+  ...NONE,
+  name: "PacketReader.next() aborted mid-packet loses no byte: the next call finishes the packet",
+  async fn() {
+    const { packets, bytes } = samplePackets();
+    const expected = decodedAll(packets);
+    const { stream, push, close } = manualStream();
+    const reader = new PacketReader(stream);
+    const got: Packet[] = [];
+    let aborts = 0;
+    let i = 0;
+    while (got.length < packets.length) {
+      const controller = new AbortController();
+      const next = reader.next(controller.signal);
+      // Let the read start, abort it, then deliver one byte to nobody in particular.
+      await Promise.resolve();
+      controller.abort(new Error("give up"));
+      try {
+        got.push(await next);
+        continue;
+      } catch (e) {
+        ok(e instanceof Error && e.message === "give up", String(e));
+        aborts++;
+      }
+      if (i < bytes.length) push(bytes.subarray(i, ++i));
+    }
+    deepStrictEqual(got, expected);
+    ok(aborts >= bytes.length - packets.length, `${aborts} aborts`);
+    close();
+    await rejects(reader.next(), ConnectionClosedError);
+  },
+});
+
+Deno.test({
+  ...NONE,
+  name: "PacketReader.next() throws ConnectionClosedError when the stream ends mid-packet",
+  async fn() {
+    const bytes = encode(publish("a/b", pattern(50, 3), 1));
+    for (const cut of [1, 2, 5, bytes.length - 1]) {
+      const reader = new PacketReader(byteStream([bytes.subarray(0, cut)]));
+      const e = await rejects(reader.next(), (e: unknown) => {
+        ok(e instanceof ConnectionClosedError);
+        ok(e.message.includes(`${cut} bytes`), e.message);
+        return true;
+      });
+      equal(e, undefined);
+    }
+    const clean = new PacketReader(byteStream([encode({ type: PacketType.Pingresp })]));
+    deepStrictEqual(await clean.next(), { type: PacketType.Pingresp });
+    await rejects(clean.next(), /closed by the server/);
+  },
+});
+
+Deno.test({
+  ...NONE,
+  name:
+    "PacketReader.next() refuses a length above maximumPacketSize with 0x95 before the body comes",
+  async fn() {
+    const { stream, push } = manualStream();
+    const reader = new PacketReader(stream, { maximumPacketSize: 1000 });
+    // PUBLISH, Remaining Length 16383 (0xFF 0x7F): 16386 bytes announced, none of the body sent.
+    push(new Uint8Array([0x30, 0xff, 0x7f]));
+    await rejects(reader.next(), (e: unknown) => {
+      ok(e instanceof DecodeError);
+      equal(e.reasonCode, 0x95);
+      return true;
+    });
+    equal(reader.bytesRead, 3, "only the fixed header was read");
+
+    // Exactly at the limit is accepted.
+    const at = encode(publish("t", pattern(1000 - 7, 4)));
+    equal(at.length, 1000);
+    const ok1000 = new PacketReader(byteStream([at]), { maximumPacketSize: 1000 });
+    equal((await ok1000.next()).type, PacketType.Publish);
+  },
+});
+
+Deno.test({
+  ...NONE,
+  name: "PacketReader.next() returns payloads that stay valid after later reads reuse the buffer",
+  async fn() {
+    const payloads = Array.from({ length: 40 }, (_, i) => pattern(20 + i, i));
+    const bytes = concat(payloads.map((p, i) => encode(publish(`t/${i}`, p))));
+    for (const stream of [byteStream(splitEvery(bytes, 7)), plainStream(splitEvery(bytes, 7))]) {
+      const reader = new PacketReader(stream, { bufferSize: 64 });
+      const got: Uint8Array[] = [];
+      for (let i = 0; i < payloads.length; i++) {
+        const p = await reader.next();
+        ok(p.type === PacketType.Publish);
+        got.push(p.payload);
+      }
+      deepStrictEqual(got, payloads);
+    }
+  },
+});
+
+Deno.test({
+  ...NONE,
+  name: "PacketReader.next() reads a packet bigger than its read-ahead buffer, and what follows it",
+  async fn() {
+    const big = publish("big", pattern(5000, 5), 2);
+    const packets: Packet[] = [
+      { type: PacketType.Pingresp },
+      big,
+      { type: PacketType.Puback, packetId: 2, reasonCode: 0 },
+      big,
+    ];
+    const bytes = concat(packets.map((p) => encode(p)));
+    const expected = decodedAll(packets);
+    for (const size of [1, 13, 100, 4096, bytes.length]) {
+      for (const make of [byteStream, plainStream]) {
+        const reader = new PacketReader(make(splitEvery(bytes, size)), { bufferSize: 64 });
+        deepStrictEqual(
+          await readAll(reader, packets.length),
+          expected,
+          `${make.name}, chunks of ${size}`,
+        );
+        await rejects(reader.next(), ConnectionClosedError);
+        equal(reader.bytesRead, bytes.length);
+      }
+    }
+  },
+});
+
+Deno.test({
+  ...NONE,
+  name: "PacketReader.next() works over a plain (non-byte) stream, chunks split anywhere",
+  async fn() {
+    const { packets, bytes } = samplePackets();
+    const expected = decodedAll(packets);
+    for (let k = 0; k <= bytes.length; k += 5) {
+      const reader = new PacketReader(
+        plainStream([bytes.subarray(0, k), bytes.subarray(k, k + 3), bytes.subarray(k + 3)]),
+        { bufferSize: 32 },
+      );
+      deepStrictEqual(await readAll(reader, packets.length), expected, `split at ${k}`);
+      await rejects(reader.next(), ConnectionClosedError);
+    }
+  },
+});
+
+Deno.test({
+  ...NONE,
+  name:
+    "PacketReader.next() turns a malformed packet into DecodeError 0x81 and a failed stream into ConnectionClosedError",
+  async fn() {
+    // PUBACK with packet id 0 after a good PINGRESP; then a Remaining Length of five bytes.
+    const reader = new PacketReader(byteStream([new Uint8Array([0xd0, 0x00, 0x40, 0x02, 0, 0])]));
+    deepStrictEqual(await reader.next(), { type: PacketType.Pingresp });
+    await rejects(reader.next(), (e: unknown) => e instanceof DecodeError);
+    const long = new PacketReader(byteStream([new Uint8Array([0x30, 0xff, 0xff, 0xff, 0xff, 1])]));
+    await rejects(long.next(), (e: unknown) => e instanceof DecodeError && e.reasonCode === 0x81);
+
+    const failing = new PacketReader(
+      new ReadableStream({
+        type: "bytes",
+        pull(c) {
+          c.error(new Error("reset by peer"));
+        },
+      }),
+    );
+    await rejects(failing.next(), (e: unknown) => {
+      ok(e instanceof ConnectionClosedError);
+      ok(e.message.includes("reset by peer"));
+      return true;
+    });
+  },
+});
