@@ -193,6 +193,17 @@ export class Writer {
   }
 }
 
+/**
+ * The UTF-8 length of `s` when it is a string that may be sent (its MQTT rules kept, at most
+ * 65,535 bytes), else -1; {@linkcode checkedUtf8Length} then says why. The fast path of
+ * checks whose field name is costly to build.
+ */
+export function sendableUtf8Length(s: unknown, strict: boolean): number {
+  if (typeof s !== "string") return -1;
+  const len = utf8Length(s, strict);
+  return len <= 65_535 ? len : -1;
+}
+
 /** The UTF-8 length of `s` as a field named `what`, or an {@linkcode EncodeError}. */
 export function checkedUtf8Length(s: string, what: string, strict: boolean): number {
   if (typeof s !== "string") throw new TypeError(`${what} must be a string, got ${typeof s}`);

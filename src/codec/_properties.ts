@@ -8,6 +8,7 @@ import {
   checkedUtf8Length,
   checkInteger,
   type Reader,
+  sendableUtf8Length,
   vbiLength,
   type Writer,
 } from "./_io.ts";
@@ -254,26 +255,33 @@ for (const info of table) {
   byKey.set(info.key, info);
 }
 
+const typeNames = [
+  "",
+  "CONNECT",
+  "CONNACK",
+  "PUBLISH",
+  "PUBACK",
+  "PUBREC",
+  "PUBREL",
+  "PUBCOMP",
+  "SUBSCRIBE",
+  "SUBACK",
+  "UNSUBSCRIBE",
+  "UNSUBACK",
+  "PINGREQ",
+  "PINGRESP",
+  "DISCONNECT",
+  "AUTH",
+];
+
 /** The name of the packet type (or Will) for messages. */
 function where(type: number): string {
-  return type === WILL ? "Will Properties" : [
-    "",
-    "CONNECT",
-    "CONNACK",
-    "PUBLISH",
-    "PUBACK",
-    "PUBREC",
-    "PUBREL",
-    "PUBCOMP",
-    "SUBSCRIBE",
-    "SUBACK",
-    "UNSUBSCRIBE",
-    "UNSUBACK",
-    "PINGREQ",
-    "PINGRESP",
-    "DISCONNECT",
-    "AUTH",
-  ][type]!;
+  return type === WILL ? "Will Properties" : typeNames[type]!;
+}
+
+/** A property on a packet type, for messages: `Topic Alias on PUBLISH`. Only built to throw. */
+function whatOf(info: PropertyInfo, type: number): string {
+  return `${info.name} on ${where(type)}`;
 }
 
 /** The name and id of a property, for messages: `Topic Alias (0x23)`. */
@@ -315,44 +323,61 @@ export function measureProperties(
         0x81,
       );
     }
-    const what = `${info.name} on ${where(type)}`;
+    // The checks take a fast path first; the messages (`whatOf`) are only built to throw.
     switch (info.kind) {
       case Kind.Flag:
       case Kind.U16:
       case Kind.U32:
-        checkNumber(info, value as number, what);
+        checkNumber(info, value as number, type);
         size += 1 + (info.kind === Kind.Flag ? 1 : info.kind === Kind.U16 ? 2 : 4);
         break;
       case Kind.Vbi: {
         const ids = value as number[];
-        if (!Array.isArray(ids)) throw new TypeError(`${what} must be an array of numbers`);
+        if (!Array.isArray(ids)) {
+          throw new TypeError(`${whatOf(info, type)} must be an array of numbers`);
+        }
         if (type === PacketType.Subscribe && ids.length > 1) {
           throw new EncodeError(
             "Cannot send more than one Subscription Identifier on SUBSCRIBE",
             0x82,
           );
         }
-        for (const id of ids) {
-          checkNumber(info, id, what);
+        for (let i = 0; i < ids.length; i++) {
+          const id = ids[i]!;
+          checkNumber(info, id, type);
           size += 1 + vbiLength(id);
         }
         break;
       }
-      case Kind.Utf8:
-        size += 3 + checkedUtf8Length(value as string, what, strict);
+      case Kind.Utf8: {
+        const len = sendableUtf8Length(value, strict);
+        size += 3 +
+          (len >= 0 ? len : checkedUtf8Length(value as string, whatOf(info, type), strict));
         break;
+      }
       case Kind.Binary:
-        size += 3 + checkedBinaryLength(value as Uint8Array, what);
+        size += 3 +
+          (value instanceof Uint8Array && value.length <= 65_535
+            ? value.length
+            : checkedBinaryLength(value as Uint8Array, whatOf(info, type)));
         break;
       case Kind.Pair: {
         const pairs = value as UserProperty[];
-        if (!Array.isArray(pairs)) throw new TypeError(`${what} must be an array of [name, value]`);
-        for (const pair of pairs) {
+        if (!Array.isArray(pairs)) {
+          throw new TypeError(`${whatOf(info, type)} must be an array of [name, value]`);
+        }
+        for (let i = 0; i < pairs.length; i++) {
+          const pair = pairs[i];
           if (!Array.isArray(pair) || pair.length !== 2) {
-            throw new TypeError(`${what} must be an array of [name, value] pairs`);
+            throw new TypeError(`${whatOf(info, type)} must be an array of [name, value] pairs`);
           }
-          size += 5 + checkedUtf8Length(pair[0], `${what} name`, strict) +
-            checkedUtf8Length(pair[1], `${what} value`, strict);
+          const name = pair[0];
+          const val = pair[1];
+          let n = sendableUtf8Length(name, strict);
+          if (n < 0) n = checkedUtf8Length(name, `${whatOf(info, type)} name`, strict);
+          let v = sendableUtf8Length(val, strict);
+          if (v < 0) v = checkedUtf8Length(val, `${whatOf(info, type)} value`, strict);
+          size += 5 + n + v;
         }
         break;
       }
@@ -367,7 +392,14 @@ export function measureProperties(
   return size;
 }
 
-function checkNumber(info: PropertyInfo, value: number, what: string): void {
+function checkNumber(info: PropertyInfo, value: number, type: number): void {
+  if (
+    typeof value === "number" && Number.isInteger(value) && value >= info.min &&
+    value <= maxOf(info.kind)
+  ) {
+    return;
+  }
+  const what = whatOf(info, type);
   if (typeof value !== "number") throw new TypeError(`${what} must be a number`);
   if (value < info.min && Number.isInteger(value) && value >= 0) {
     throw new EncodeError(
@@ -398,12 +430,14 @@ export function writeProperties(w: Writer, props: Properties): void {
         w.u8(info.id);
         w.u32(value as number);
         break;
-      case Kind.Vbi:
-        for (const id of value as number[]) {
+      case Kind.Vbi: {
+        const ids = value as number[];
+        for (let i = 0; i < ids.length; i++) {
           w.u8(info.id);
-          w.vbi(id);
+          w.vbi(ids[i]!);
         }
         break;
+      }
       case Kind.Utf8:
         w.u8(info.id);
         w.utf8(value as string);
@@ -412,13 +446,16 @@ export function writeProperties(w: Writer, props: Properties): void {
         w.u8(info.id);
         w.binary(value as Uint8Array);
         break;
-      case Kind.Pair:
-        for (const [name, val] of value as UserProperty[]) {
+      case Kind.Pair: {
+        const pairs = value as UserProperty[];
+        for (let i = 0; i < pairs.length; i++) {
+          const pair = pairs[i]!;
           w.u8(info.id);
-          w.utf8(name);
-          w.utf8(val);
+          w.utf8(pair[0]);
+          w.utf8(pair[1]);
         }
         break;
+      }
     }
   }
 }
