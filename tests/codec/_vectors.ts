@@ -1057,3 +1057,96 @@ export const longVectors: { name: string; bytes: Uint8Array }[] = [
     ]),
   },
 ];
+
+/**
+ * The reason codes each packet type may carry, copied from the tables of the specification
+ * (3.2.2.2, 3.4.2.1, 3.5.2.1, 3.6.2.1, 3.7.2.1, 3.9.3, 3.11.3, 3.14.2.1, 3.15.2.1), independently
+ * of the codec's own table.
+ */
+export const specReasonCodes: Readonly<Record<number, readonly number[]>> = {
+  // CONNACK: Success, Unspecified error, Malformed Packet, Protocol Error, Implementation specific
+  // error, Unsupported Protocol Version, Client Identifier not valid, Bad User Name or Password,
+  // Not authorized, Server unavailable, Server busy, Banned, Bad authentication method, Topic Name
+  // invalid, Packet too large, Quota exceeded, Payload format invalid, Retain not supported, QoS
+  // not supported, Use another server, Server moved, Connection rate exceeded.
+  2: [
+    0x00,
+    0x80,
+    0x81,
+    0x82,
+    0x83,
+    0x84,
+    0x85,
+    0x86,
+    0x87,
+    0x88,
+    0x89,
+    0x8a,
+    0x8c,
+    0x90,
+    0x95,
+    0x97,
+    0x99,
+    0x9a,
+    0x9b,
+    0x9c,
+    0x9d,
+    0x9f,
+  ],
+  // PUBACK and PUBREC: Success, No matching subscribers, Unspecified error, Implementation specific
+  // error, Not authorized, Topic Name invalid, Packet identifier in use, Quota exceeded, Payload
+  // format invalid.
+  4: [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99],
+  5: [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99],
+  // PUBREL and PUBCOMP: Success, Packet Identifier not found.
+  6: [0x00, 0x92],
+  7: [0x00, 0x92],
+  // SUBACK: Granted QoS 0, 1, 2, Unspecified error, Implementation specific error, Not authorized,
+  // Topic Filter invalid, Packet Identifier in use, Quota exceeded, Shared Subscriptions not
+  // supported, Subscription Identifiers not supported, Wildcard Subscriptions not supported.
+  9: [0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8f, 0x91, 0x97, 0x9e, 0xa1, 0xa2],
+  // UNSUBACK: Success, No subscription existed, Unspecified error, Implementation specific error,
+  // Not authorized, Topic Filter invalid, Packet Identifier in use.
+  11: [0x00, 0x11, 0x80, 0x83, 0x87, 0x8f, 0x91],
+  // DISCONNECT: Normal disconnection, Disconnect with Will Message, Unspecified error, Malformed
+  // Packet, Protocol Error, Implementation specific error, Not authorized, Server busy, Server
+  // shutting down, Keep Alive timeout, Session taken over, Topic Filter invalid, Topic Name
+  // invalid, Receive Maximum exceeded, Topic Alias invalid, Packet too large, Message rate too
+  // high, Quota exceeded, Administrative action, Payload format invalid, Retain not supported, QoS
+  // not supported, Use another server, Server moved, Shared Subscriptions not supported,
+  // Connection rate exceeded, Maximum connect time, Subscription Identifiers not supported,
+  // Wildcard Subscriptions not supported.
+  14: [
+    0x00,
+    0x04,
+    0x80,
+    0x81,
+    0x82,
+    0x83,
+    0x87,
+    0x89,
+    0x8b,
+    0x8d,
+    0x8e,
+    0x8f,
+    0x90,
+    0x93,
+    0x94,
+    0x95,
+    0x96,
+    0x97,
+    0x98,
+    0x99,
+    0x9a,
+    0x9b,
+    0x9c,
+    0x9d,
+    0x9e,
+    0x9f,
+    0xa0,
+    0xa1,
+    0xa2,
+  ],
+  // AUTH: Success, Continue authentication, Re-authenticate.
+  15: [0x00, 0x18, 0x19],
+};

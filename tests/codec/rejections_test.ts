@@ -17,7 +17,7 @@ import {
   frame,
   type Packet,
 } from "../../src/codec/mod.ts";
-import { ascii, u8, vectors } from "./_vectors.ts";
+import { ascii, specReasonCodes, u8, vectors } from "./_vectors.ts";
 
 /** What a decode rejection must carry. */
 interface DecodeCase {
@@ -851,12 +851,12 @@ Deno.test("decode() refuses property rules (2.2.2)", async (t) => {
   });
 });
 
-// The reason codes of each packet type, copied from the tables of the specification.
+// The reason codes of each packet type (copied from the specification in _vectors.ts).
 const reasonCodeTables: {
   type: number;
   name: string;
   statement: string;
-  codes: number[];
+  codes: readonly number[];
   bytes: (code: number) => number[];
   offset: number;
 }[] = [
@@ -864,30 +864,7 @@ const reasonCodeTables: {
     type: 2,
     name: "CONNACK (3.2.2.2)",
     statement: "MQTT-3.2.2-8",
-    codes: [
-      0x00,
-      0x80,
-      0x81,
-      0x82,
-      0x83,
-      0x84,
-      0x85,
-      0x86,
-      0x87,
-      0x88,
-      0x89,
-      0x8a,
-      0x8c,
-      0x90,
-      0x95,
-      0x97,
-      0x99,
-      0x9a,
-      0x9b,
-      0x9c,
-      0x9d,
-      0x9f,
-    ],
+    codes: specReasonCodes[2]!,
     bytes: (code) => [0x20, 0x03, 0x00, code, 0x00],
     offset: 3,
   },
@@ -895,7 +872,7 @@ const reasonCodeTables: {
     type: 4,
     name: "PUBACK (3.4.2.1)",
     statement: "MQTT-3.4.2-1",
-    codes: [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99],
+    codes: specReasonCodes[4]!,
     bytes: (code) => [0x40, 0x03, 0x00, 0x01, code],
     offset: 4,
   },
@@ -903,7 +880,7 @@ const reasonCodeTables: {
     type: 5,
     name: "PUBREC (3.5.2.1)",
     statement: "MQTT-3.5.2-1",
-    codes: [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99],
+    codes: specReasonCodes[5]!,
     bytes: (code) => [0x50, 0x03, 0x00, 0x01, code],
     offset: 4,
   },
@@ -911,7 +888,7 @@ const reasonCodeTables: {
     type: 6,
     name: "PUBREL (3.6.2.1)",
     statement: "MQTT-3.6.2-1",
-    codes: [0x00, 0x92],
+    codes: specReasonCodes[6]!,
     bytes: (code) => [0x62, 0x03, 0x00, 0x01, code],
     offset: 4,
   },
@@ -919,7 +896,7 @@ const reasonCodeTables: {
     type: 7,
     name: "PUBCOMP (3.7.2.1)",
     statement: "MQTT-3.7.2-1",
-    codes: [0x00, 0x92],
+    codes: specReasonCodes[7]!,
     bytes: (code) => [0x70, 0x03, 0x00, 0x01, code],
     offset: 4,
   },
@@ -927,7 +904,7 @@ const reasonCodeTables: {
     type: 9,
     name: "SUBACK (3.9.3)",
     statement: "MQTT-3.9.3-2",
-    codes: [0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8f, 0x91, 0x97, 0x9e, 0xa1, 0xa2],
+    codes: specReasonCodes[9]!,
     bytes: (code) => [0x90, 0x05, 0x00, 0x01, 0x00, 0x00, code],
     offset: 6,
   },
@@ -935,7 +912,7 @@ const reasonCodeTables: {
     type: 11,
     name: "UNSUBACK (3.11.3)",
     statement: "MQTT-3.11.3-2",
-    codes: [0x00, 0x11, 0x80, 0x83, 0x87, 0x8f, 0x91],
+    codes: specReasonCodes[11]!,
     bytes: (code) => [0xb0, 0x05, 0x00, 0x01, 0x00, 0x00, code],
     offset: 6,
   },
@@ -943,37 +920,7 @@ const reasonCodeTables: {
     type: 14,
     name: "DISCONNECT (3.14.2.1)",
     statement: "MQTT-3.14.2-1",
-    codes: [
-      0x00,
-      0x04,
-      0x80,
-      0x81,
-      0x82,
-      0x83,
-      0x87,
-      0x89,
-      0x8b,
-      0x8d,
-      0x8e,
-      0x8f,
-      0x90,
-      0x93,
-      0x94,
-      0x95,
-      0x96,
-      0x97,
-      0x98,
-      0x99,
-      0x9a,
-      0x9b,
-      0x9c,
-      0x9d,
-      0x9e,
-      0x9f,
-      0xa0,
-      0xa1,
-      0xa2,
-    ],
+    codes: specReasonCodes[14]!,
     bytes: (code) => [0xe0, 0x01, code],
     offset: 2,
   },
@@ -981,7 +928,7 @@ const reasonCodeTables: {
     type: 15,
     name: "AUTH (3.15.2.1)",
     statement: "MQTT-3.15.2-1",
-    codes: [0x00, 0x18, 0x19],
+    codes: specReasonCodes[15]!,
     bytes: (code) => [0xf0, 0x01, code],
     offset: 2,
   },
