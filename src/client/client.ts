@@ -16,6 +16,7 @@ import {
   EncodeError,
   hasWildcard,
   isSharedFilter,
+  isWellFormedUtf8,
   MqttError,
   type Packet,
   PacketType,
@@ -72,8 +73,10 @@ interface Inbound {
   /** `publish`: PUBACK (QoS 1) or PUBREC (QoS 2) is owed; `release`: PUBCOMP is owed. */
   stage: "publish" | "release";
   qos: QoS;
-  /** The acknowledgement packet, once the application gave it (manual mode, held for order). */
-  ack: Packet | undefined;
+  /** The encoded acknowledgement, once the application gave it (held for order). */
+  ack: Uint8Array | undefined;
+  /** Whether the acknowledgement is a successful PUBREC (the id then awaits PUBREL). */
+  owned?: boolean;
 }
 
 const DEFAULT_LIMITS: ServerLimits = {
@@ -112,6 +115,7 @@ export class Client {
   /** The session: flights, incoming QoS 2 ids, subscriptions. */
   readonly session: Session;
   #manualAck: boolean;
+  #autoTopicAlias: boolean;
   #strict: boolean;
   #state: ClientState = "disconnected";
   #transport: Transport | undefined;
@@ -137,6 +141,8 @@ export class Client {
   #inboundAliases = new Map<number, string>();
   /** Topic aliases the client set on this connection. */
   #outboundAliases = new Map<number, string>();
+  /** The same, by topic, for the automatic alias policy. */
+  #outboundTopics = new Map<string, number>();
   // Write coalescing: packets queued in one turn go out in one write.
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
@@ -148,6 +154,7 @@ export class Client {
   constructor(options: ClientOptions = {}) {
     this.session = options.session ?? new Session();
     this.#manualAck = options.manualAck ?? false;
+    this.#autoTopicAlias = options.topicAliases === "auto";
     this.#strict = options.strict ?? true;
   }
 
@@ -415,6 +422,7 @@ export class Client {
     this.#inbound = [];
     this.#inboundAliases.clear();
     this.#outboundAliases.clear();
+    this.#outboundTopics.clear();
     this.#batch = [];
     this.#batchBytes = 0;
     this.#batchDone = undefined;
@@ -521,6 +529,20 @@ export class Client {
     };
     if (options.retain) packet.retain = true;
     if (props !== undefined) packet.properties = props;
+    let autoAlias: number | undefined;
+    if (
+      alias === undefined && this.#autoTopicAlias && limits.topicAliasMaximum > 0 && topic !== ""
+    ) {
+      // The automatic policy: the first topics get the aliases, later sends use the alias alone.
+      const known = this.#outboundTopics.get(topic);
+      if (known !== undefined) {
+        packet.topic = "";
+        packet.properties = { ...props, topicAlias: known };
+      } else if (this.#outboundAliases.size < limits.topicAliasMaximum) {
+        autoAlias = this.#outboundAliases.size + 1;
+        packet.properties = { ...props, topicAlias: autoAlias };
+      }
+    }
     let packetId: number | undefined;
     if (qos > 0) {
       if (this.session.state.outgoing.length >= limits.receiveMaximum) {
@@ -532,7 +554,14 @@ export class Client {
     }
     const bytes = encode(packet, this.#encodeOptions());
     if (alias !== undefined && options.topic !== "") {
+      const previous = this.#outboundAliases.get(alias);
+      if (previous !== undefined) this.#outboundTopics.delete(previous);
       this.#outboundAliases.set(alias, options.topic);
+      this.#outboundTopics.set(options.topic, alias);
+    }
+    if (autoAlias !== undefined) {
+      this.#outboundAliases.set(autoAlias, topic);
+      this.#outboundTopics.set(topic, autoAlias);
     }
     if (packetId !== undefined) {
       const stored: StoredPublication = {
@@ -802,26 +831,60 @@ export class Client {
       ...(options.properties ? { properties: options.properties } : {}),
     } as Packet;
     // Check the acknowledgement now, so a wrong reason code is refused with nothing sent.
-    const bytes = encode(ack, this.#encodeOptions());
-    entry.ack = ack;
-    const sends: Promise<void>[] = [];
+    const bytes = this.#encodeDroppable(ack);
+    entry.ack = bytes;
+    let sent: Promise<void>;
     if (entry.stage === "release") {
       this.#inbound.splice(i, 1);
-      sends.push(this.#send(bytes));
+      sent = this.#send(bytes);
     } else {
-      // Flush acknowledgements from the head, in arrival order.
-      while (this.#inbound.length > 0) {
-        const head = this.#inbound[0]!;
-        if (head.stage === "release") break;
-        if (head.ack === undefined) break;
-        this.#inbound.shift();
-        if (head.qos === 2 && (head.ack as { reasonCode?: number }).reasonCode! < 0x80) {
-          this.session.addIncoming(head.packetId);
+      if (type === PacketType.Pubrec && reasonCode < 0x80) entry.owned = true;
+      sent = this.#flushAcks();
+    }
+    await raceAbort(sent, options.signal);
+  }
+
+  /**
+   * Sends the acknowledgements given so far from the head of the incoming queue, in arrival order
+   * [MQTT-4.6.0-2], [MQTT-4.6.0-3]; one given early waits for those before it.
+   */
+  #flushAcks(): Promise<void> {
+    const sends: Promise<void>[] = [];
+    while (this.#inbound.length > 0) {
+      const head = this.#inbound[0]!;
+      if (head.stage === "release" || head.ack === undefined) break;
+      this.#inbound.shift();
+      if (head.owned) this.session.addIncoming(head.packetId);
+      sends.push(this.#send(head.ack));
+    }
+    return Promise.all(sends).then(() => {});
+  }
+
+  /**
+   * Encodes a packet whose Reason String and then User Properties may be left out to fit the
+   * server's Maximum Packet Size [MQTT-3.4.2-2], [MQTT-3.4.2-3] (and the same rule of PUBREC,
+   * PUBREL, PUBCOMP, DISCONNECT and AUTH).
+   */
+  #encodeDroppable(packet: Packet): Uint8Array {
+    const options = this.#encodeOptions();
+    const p = packet as { properties?: AckProperties };
+    for (;;) {
+      try {
+        return encode(packet, options);
+      } catch (e) {
+        const props = p.properties;
+        if (!(e instanceof EncodeError) || e.reasonCode !== 0x95 || props === undefined) throw e;
+        if (props.reasonString !== undefined) {
+          const { reasonString: _, ...rest } = props;
+          p.properties = rest;
+        } else if (props.userProperties !== undefined) {
+          const { userProperties: _, ...rest } = props;
+          p.properties = rest;
+        } else {
+          throw e;
         }
-        sends.push(this.#send(head === entry ? bytes : encode(head.ack, this.#encodeOptions())));
       }
     }
-    await raceAbort(Promise.all(sends).then(() => {}), options.signal);
   }
 
   /**
@@ -1112,6 +1175,20 @@ export class Client {
     }
     const qos = packet.qos;
     const packetId = packet.packetId;
+    if (props.payloadFormatIndicator === 1 && !isWellFormedUtf8(packet.payload)) {
+      // Refuse it: PUBACK / PUBREC 0x99 ends the flow, so the server does not send it again.
+      if (qos > 0) {
+        const type = qos === 1 ? PacketType.Puback : PacketType.Pubrec;
+        const ack = encode({ type, packetId: packetId!, reasonCode: 0x99 });
+        if (this.#manualAck) {
+          this.#inbound.push({ packetId: packetId!, stage: "publish", qos, ack });
+          this.#flushAcks().catch(() => {});
+        } else {
+          this.#sendNow(ack);
+        }
+      }
+      return { type: "refused", topic, qos, packetId, reasonCode: 0x99 };
+    }
     if (qos > 0) {
       const id = packetId!;
       if (qos === 2 && this.session.hasIncoming(id)) {
@@ -1175,14 +1252,11 @@ export class Client {
         "Cannot set a non-zero Session Expiry Interval on DISCONNECT after connecting with 0 (a protocol error, section 3.14.2.2.2)",
       );
     }
-    const bytes = encode(
-      {
-        type: PacketType.Disconnect,
-        reasonCode: options.reasonCode ?? 0,
-        ...(props ? { properties: props } : {}),
-      },
-      this.#encodeOptions(),
-    );
+    const bytes = this.#encodeDroppable({
+      type: PacketType.Disconnect,
+      reasonCode: options.reasonCode ?? 0,
+      ...(props ? { properties: props } : {}),
+    });
     // Nothing may follow DISCONNECT [MQTT-3.14.4-1].
     this.#state = "closed";
     try {

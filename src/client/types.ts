@@ -35,6 +35,14 @@ export interface ClientOptions {
    * @default {true}
    */
   strict?: boolean;
+  /**
+   * The outgoing topic alias policy. `"manual"`: aliases only where a publication names one.
+   * `"auto"`: the first topics published on a connection get the aliases the server allows
+   * (its Topic Alias Maximum), and later publications to them send the alias alone.
+   *
+   * @default {"manual"}
+   */
+  topicAliases?: "manual" | "auto";
 }
 
 /** The Will Message of a connection. */
@@ -300,6 +308,24 @@ export interface PublishRejectedEvent {
   publication: StoredPublication | undefined;
 }
 
+/**
+ * A publication the client refused: its Payload Format Indicator says UTF-8 but the payload is
+ * not. At QoS 1 and 2 the client queued PUBACK / PUBREC 0x99 (Payload format invalid), which ends
+ * the flow; the message is not delivered.
+ */
+export interface RefusedEvent {
+  /** The event type. */
+  type: "refused";
+  /** The topic. */
+  topic: string;
+  /** The QoS. */
+  qos: QoS;
+  /** The Packet Identifier (QoS 1 and 2). */
+  packetId: number | undefined;
+  /** The reason code answered: 0x99. */
+  reasonCode: number;
+}
+
 /** A QoS 2 PUBLISH came again before its PUBREL: the client re-sent PUBREC and did not deliver it. */
 export interface DuplicateEvent {
   /** The event type. */
@@ -386,6 +412,7 @@ export type ClientEvent =
   | PublishAckEvent
   | PublishRejectedEvent
   | DuplicateEvent
+  | RefusedEvent
   | ReleasedEvent
   | SubscribedEvent
   | UnsubscribedEvent
