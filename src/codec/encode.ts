@@ -481,7 +481,7 @@ export function encodeInto(
   options?: EncodeOptions,
 ): number {
   const size = prepare(packet, options);
-  if (offset < 0 || offset + size > target.length) {
+  if (!Number.isInteger(offset) || offset < 0 || offset + size > target.length) {
     throw new RangeError(
       `The packet needs ${size} bytes at offset ${offset}, but the target holds ${target.length}`,
     );

@@ -1844,6 +1844,16 @@ Deno.test("encode() refuses a packet over maximumPacketSize with 0x95 [MQTT-3.2.
   });
 });
 
+Deno.test("encodeInto() refuses an offset that is not a whole index with RangeError, writing nothing", () => {
+  for (const offset of [NaN, 1.5, -1, Infinity, 7]) {
+    const target = new Uint8Array(8).fill(0xee);
+    const e = caught(() => encodeInto({ type: 12 }, target, offset));
+    assert(e instanceof RangeError, `offset ${offset}: ${e}`);
+    deepStrictEqual(target, new Uint8Array(8).fill(0xee));
+  }
+  equal(encodeInto({ type: 12 }, new Uint8Array(8), 6), 2);
+});
+
 Deno.test("encode() throws TypeError or RangeError for a wrong shape, before writing", async (t) => {
   await encodeCases(t, [
     { name: "packet null", packet: null, error: TypeError },
