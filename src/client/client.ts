@@ -836,6 +836,7 @@ export class Client {
     let sent: Promise<void>;
     if (entry.stage === "release") {
       this.#inbound.splice(i, 1);
+      this.session.removeIncoming(packetId);
       sent = this.#send(bytes);
     } else {
       if (type === PacketType.Pubrec && reasonCode < 0x80) entry.owned = true;
@@ -1012,7 +1013,11 @@ export class Client {
         };
       }
       case PacketType.Pubrel: {
-        const known = this.session.removeIncoming(packet.packetId);
+        // In manual mode the id stays in the session until the application's PUBCOMP goes out, so
+        // a PUBREL the server sends again after a reconnect is still known.
+        const known = this.#manualAck
+          ? this.session.hasIncoming(packet.packetId)
+          : this.session.removeIncoming(packet.packetId);
         const reasonCode = packet.reasonCode ?? 0;
         if (known && this.#manualAck) {
           this.#inbound.push({
@@ -1204,7 +1209,9 @@ export class Client {
         );
       }
       const max = this.#connectOptions.receiveMaximum ?? 65_535;
-      if (this.#inbound.length + this.session.state.incoming.length >= max) {
+      // A released entry is also in the session's incoming ids: count it once.
+      const unreleased = this.#inbound.filter((e) => e.stage === "publish").length;
+      if (unreleased + this.session.state.incoming.length >= max) {
         throw await this.#violation(
           `The server sent more than the client's Receive Maximum ${max} of QoS 1/2 publications`,
           0x93,
