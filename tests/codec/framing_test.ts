@@ -18,30 +18,40 @@ function headerLength(bytes: Uint8Array): number {
   return i + 1;
 }
 
-Deno.test("frame() on every prefix of every packet: incomplete with the bytes needed, then complete", async (t) => {
-  for (const { name, bytes } of packets) {
-    await t.step(name, () => {
-      const total = bytes.length;
-      const header = headerLength(bytes);
-      for (let k = 0; k < total; k++) {
-        const f = frame(bytes.subarray(0, k));
-        if (k < header) {
-          // The Remaining Length is not all there: at least one more byte.
-          deepStrictEqual(f, { complete: false, needed: 1, length: undefined }, `prefix ${k}`);
-        } else {
-          // The fixed header is complete: the exact number of bytes missing.
-          deepStrictEqual(f, { complete: false, needed: total - k, length: total }, `prefix ${k}`);
+Deno.test(
+  "frame() on every prefix of every packet: incomplete with the bytes needed, then complete",
+  { permissions: "none" },
+  async (t) => {
+    for (const { name, bytes } of packets) {
+      await t.step(name, () => {
+        const total = bytes.length;
+        const header = headerLength(bytes);
+        for (let k = 0; k < total; k++) {
+          const f = frame(bytes.subarray(0, k));
+          if (k < header) {
+            // The Remaining Length is not all there: at least one more byte.
+            deepStrictEqual(f, { complete: false, needed: 1, length: undefined }, `prefix ${k}`);
+          } else {
+            // The fixed header is complete: the exact number of bytes missing.
+            deepStrictEqual(
+              f,
+              { complete: false, needed: total - k, length: total },
+              `prefix ${k}`,
+            );
+          }
         }
-      }
-      deepStrictEqual(frame(bytes), { complete: true, length: total, headerLength: header });
-      // More bytes after the packet do not change its frame.
-      const more = new Uint8Array([...bytes, 0xc0, 0x00]);
-      deepStrictEqual(frame(more), { complete: true, length: total, headerLength: header });
-    });
-  }
-});
+        deepStrictEqual(frame(bytes), { complete: true, length: total, headerLength: header });
+        // More bytes after the packet do not change its frame.
+        const more = new Uint8Array([...bytes, 0xc0, 0x00]);
+        deepStrictEqual(frame(more), { complete: true, length: total, headerLength: header });
+      });
+    }
+  },
+);
 
-Deno.test("frame() reads the same at an offset and up to an end as on a fresh buffer", async (t) => {
+Deno.test("frame() reads the same at an offset and up to an end as on a fresh buffer", {
+  permissions: "none",
+}, async (t) => {
   for (const { name, bytes } of packets) {
     await t.step(name, () => {
       const total = bytes.length;
@@ -62,7 +72,9 @@ Deno.test("frame() reads the same at an offset and up to an end as on a fresh bu
   }
 });
 
-Deno.test("packets back to back frame one after another through offset and end", () => {
+Deno.test("packets back to back frame one after another through offset and end", {
+  permissions: "none",
+}, () => {
   const all = packets.map((p) => p.bytes);
   const stream = new Uint8Array(all.reduce((n, b) => n + b.length, 0));
   let at = 0;
@@ -88,41 +100,45 @@ Deno.test("packets back to back frame one after another through offset and end",
   equal(index, all.length);
 });
 
-Deno.test("a stream fed in chunks of every size yields every packet", async (t) => {
-  const all = vectors.map((v) => new Uint8Array(v.bytes));
-  const stream = new Uint8Array(all.reduce((n, b) => n + b.length, 0));
-  let at = 0;
-  for (const b of all) {
-    stream.set(b, at);
-    at += b.length;
-  }
-  for (const chunk of [1, 2, 3, 5, 7, 16, 64, stream.length]) {
-    await t.step(`chunks of ${chunk} byte(s)`, () => {
-      // A reader's buffer: bytes arrive `chunk` at a time, packets leave as soon as framed.
-      const buf = new Uint8Array(stream.length);
-      let start = 0;
-      let end = 0;
-      const out: Uint8Array[] = [];
-      let waitingFor = 0;
-      while (end < stream.length) {
-        const n = Math.min(chunk, stream.length - end);
-        buf.set(stream.subarray(end, end + n), end);
-        end += n;
-        // A reader that trusts `needed` does not call frame() before that many bytes came.
-        if (end - start < waitingFor) continue;
-        for (;;) {
-          const f = frame(buf, undefined, start, end);
-          if (!f.complete) {
-            waitingFor = end - start + f.needed;
-            break;
+Deno.test(
+  "a stream fed in chunks of every size yields every packet",
+  { permissions: "none" },
+  async (t) => {
+    const all = vectors.map((v) => new Uint8Array(v.bytes));
+    const stream = new Uint8Array(all.reduce((n, b) => n + b.length, 0));
+    let at = 0;
+    for (const b of all) {
+      stream.set(b, at);
+      at += b.length;
+    }
+    for (const chunk of [1, 2, 3, 5, 7, 16, 64, stream.length]) {
+      await t.step(`chunks of ${chunk} byte(s)`, () => {
+        // A reader's buffer: bytes arrive `chunk` at a time, packets leave as soon as framed.
+        const buf = new Uint8Array(stream.length);
+        let start = 0;
+        let end = 0;
+        const out: Uint8Array[] = [];
+        let waitingFor = 0;
+        while (end < stream.length) {
+          const n = Math.min(chunk, stream.length - end);
+          buf.set(stream.subarray(end, end + n), end);
+          end += n;
+          // A reader that trusts `needed` does not call frame() before that many bytes came.
+          if (end - start < waitingFor) continue;
+          for (;;) {
+            const f = frame(buf, undefined, start, end);
+            if (!f.complete) {
+              waitingFor = end - start + f.needed;
+              break;
+            }
+            out.push(buf.slice(start, start + f.length));
+            start += f.length;
+            waitingFor = 0;
           }
-          out.push(buf.slice(start, start + f.length));
-          start += f.length;
-          waitingFor = 0;
         }
-      }
-      equal(start, stream.length);
-      deepStrictEqual(out, all);
-    });
-  }
-});
+        equal(start, stream.length);
+        deepStrictEqual(out, all);
+      });
+    }
+  },
+);

@@ -127,7 +127,9 @@ function binaries(value: unknown, out: Uint8Array[] = []): Uint8Array[] {
 
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
 
-Deno.test(`decode() and frame() on ${INPUTS} fuzzed inputs (seed 0x${SEED.toString(16)})`, () => {
+Deno.test(`decode() and frame() on ${INPUTS} fuzzed inputs (seed 0x${SEED.toString(16)})`, {
+  permissions: "none",
+}, () => {
   const outcomes: Record<string, number> = {};
   const count = (key: string) => outcomes[key] = (outcomes[key] ?? 0) + 1;
   for (let i = 0; i < INPUTS; i++) {

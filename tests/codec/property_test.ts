@@ -404,7 +404,9 @@ const equalBytes = (a: Uint8Array, b: Uint8Array) =>
 // Valid packets survive a round trip
 // ---------------------------------------------------------------------------------------------
 
-Deno.test("decode(encode(p)) deep-equals p with defaults filled in, for every packet type", async (t) => {
+Deno.test("decode(encode(p)) deep-equals p with defaults filled in, for every packet type", {
+  permissions: "none",
+}, async (t) => {
   for (const [name, arbitrary] of Object.entries(arbitraries)) {
     await t.step(name, () => {
       fc.assert(
@@ -422,22 +424,26 @@ Deno.test("decode(encode(p)) deep-equals p with defaults filled in, for every pa
   }
 });
 
-Deno.test("with strict: false, control characters and non-characters survive a round trip (1.5.4)", () => {
-  const lax = stringOf(laxCodePoint, 12);
-  fc.assert(
-    fc.property(lax, lax, lax, (clientId, username, reason) => {
-      const packets: Packet[] = [
-        { type: 1, clientId, username },
-        { type: 14, properties: { reasonString: reason, userProperties: [[username, reason]] } },
-      ];
-      for (const p of packets) {
-        const bytes = encode(p, { strict: false });
-        deepStrictEqual(decode(bytes, { strict: false }), normalize(p));
-      }
-    }),
-    { numRuns: 200 },
-  );
-});
+Deno.test(
+  "with strict: false, control characters and non-characters survive a round trip (1.5.4)",
+  { permissions: "none" },
+  () => {
+    const lax = stringOf(laxCodePoint, 12);
+    fc.assert(
+      fc.property(lax, lax, lax, (clientId, username, reason) => {
+        const packets: Packet[] = [
+          { type: 1, clientId, username },
+          { type: 14, properties: { reasonString: reason, userProperties: [[username, reason]] } },
+        ];
+        for (const p of packets) {
+          const bytes = encode(p, { strict: false });
+          deepStrictEqual(decode(bytes, { strict: false }), normalize(p));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Any byte string: a packet that re-encodes to itself, or DecodeError
@@ -575,7 +581,9 @@ function mutate(bytes: Uint8Array, mutations: Mutation[]): Uint8Array {
   return new Uint8Array(b);
 }
 
-Deno.test("any byte string decodes to a packet that re-encodes to itself, or throws DecodeError", async (t) => {
+Deno.test("any byte string decodes to a packet that re-encodes to itself, or throws DecodeError", {
+  permissions: "none",
+}, async (t) => {
   await t.step("random bytes", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), fc.boolean(), (bytes, strict) => {
@@ -742,7 +750,9 @@ const rawDisconnectOrAuth = fc.constantFrom(14, 15).chain((type) =>
   })
 );
 
-Deno.test("re-encoding a decoded packet gives back exactly the canonical bytes", async (t) => {
+Deno.test("re-encoding a decoded packet gives back exactly the canonical bytes", {
+  permissions: "none",
+}, async (t) => {
   for (
     const [name, arbitrary] of [
       ["PUBLISH with properties in any order", rawPublish],

@@ -102,7 +102,9 @@ const withByte = (bytes: number[], at: number, value: number) =>
 // Decode side
 // ---------------------------------------------------------------------------------------------
 
-Deno.test("decode() refuses reserved fixed-header flag values for every type [MQTT-2.1.3-1]", async (t) => {
+Deno.test("decode() refuses reserved fixed-header flag values for every type [MQTT-2.1.3-1]", {
+  permissions: "none",
+}, async (t) => {
   const perType: Record<number, string> = {
     6: "MQTT-3.6.1-1",
     8: "MQTT-3.8.1-1",
@@ -130,7 +132,7 @@ Deno.test("decode() refuses reserved fixed-header flag values for every type [MQ
   }
 });
 
-Deno.test("decode() refuses fixed-header and PUBLISH rules", async (t) => {
+Deno.test("decode() refuses fixed-header and PUBLISH rules", { permissions: "none" }, async (t) => {
   await decodeCases(t, [
     {
       name: "packet type 0 is reserved (2.1.2)",
@@ -197,84 +199,90 @@ Deno.test("decode() refuses fixed-header and PUBLISH rules", async (t) => {
   ]);
 });
 
-Deno.test("decode() refuses Packet Identifier 0 [MQTT-2.2.1-3]", async (t) => {
-  await decodeCases(t, [
-    {
-      name: "PUBLISH QoS 1 [MQTT-2.2.1-3]",
-      bytes: [0x32, 0x06, 0x00, 0x01, 0x61, 0x00, 0x00, 0x00],
-      ok: [0x32, 0x06, 0x00, 0x01, 0x61, 0x00, 0x01, 0x00],
-      reasonCode: 0x82,
-      statement: "MQTT-2.2.1-3",
-      offset: 5,
-    },
-    {
-      name: "PUBACK [MQTT-2.2.1-3]",
-      bytes: [0x40, 0x02, 0x00, 0x00],
-      ok: [0x40, 0x02, 0x00, 0x01],
-      reasonCode: 0x82,
-      statement: "MQTT-2.2.1-3",
-      offset: 2,
-    },
-    {
-      name: "PUBREC [MQTT-2.2.1-3]",
-      bytes: [0x50, 0x02, 0x00, 0x00],
-      ok: [0x50, 0x02, 0x01, 0x00],
-      reasonCode: 0x82,
-      statement: "MQTT-2.2.1-3",
-      offset: 2,
-    },
-    {
-      name: "PUBREL [MQTT-2.2.1-3]",
-      bytes: [0x62, 0x02, 0x00, 0x00],
-      ok: [0x62, 0x02, 0x00, 0x01],
-      reasonCode: 0x82,
-      statement: "MQTT-2.2.1-3",
-      offset: 2,
-    },
-    {
-      name: "PUBCOMP [MQTT-2.2.1-3]",
-      bytes: [0x70, 0x02, 0x00, 0x00],
-      ok: [0x70, 0x02, 0x00, 0x01],
-      reasonCode: 0x82,
-      statement: "MQTT-2.2.1-3",
-      offset: 2,
-    },
-    {
-      name: "SUBSCRIBE [MQTT-2.2.1-3]",
-      bytes: [0x82, 0x07, 0x00, 0x00, 0x00, 0x00, 0x01, 0x61, 0x00],
-      ok: [0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, 0x61, 0x00],
-      reasonCode: 0x82,
-      statement: "MQTT-2.2.1-3",
-      offset: 2,
-    },
-    {
-      name: "SUBACK [MQTT-2.2.1-3]",
-      bytes: [0x90, 0x04, 0x00, 0x00, 0x00, 0x00],
-      ok: [0x90, 0x04, 0x00, 0x01, 0x00, 0x00],
-      reasonCode: 0x82,
-      statement: "MQTT-2.2.1-3",
-      offset: 2,
-    },
-    {
-      name: "UNSUBSCRIBE [MQTT-2.2.1-3]",
-      bytes: [0xa2, 0x06, 0x00, 0x00, 0x00, 0x00, 0x01, 0x61],
-      ok: [0xa2, 0x06, 0x00, 0x01, 0x00, 0x00, 0x01, 0x61],
-      reasonCode: 0x82,
-      statement: "MQTT-2.2.1-3",
-      offset: 2,
-    },
-    {
-      name: "UNSUBACK [MQTT-2.2.1-3]",
-      bytes: [0xb0, 0x04, 0x00, 0x00, 0x00, 0x00],
-      ok: [0xb0, 0x04, 0x00, 0x01, 0x00, 0x00],
-      reasonCode: 0x82,
-      statement: "MQTT-2.2.1-3",
-      offset: 2,
-    },
-  ]);
-});
+Deno.test(
+  "decode() refuses Packet Identifier 0 [MQTT-2.2.1-3]",
+  { permissions: "none" },
+  async (t) => {
+    await decodeCases(t, [
+      {
+        name: "PUBLISH QoS 1 [MQTT-2.2.1-3]",
+        bytes: [0x32, 0x06, 0x00, 0x01, 0x61, 0x00, 0x00, 0x00],
+        ok: [0x32, 0x06, 0x00, 0x01, 0x61, 0x00, 0x01, 0x00],
+        reasonCode: 0x82,
+        statement: "MQTT-2.2.1-3",
+        offset: 5,
+      },
+      {
+        name: "PUBACK [MQTT-2.2.1-3]",
+        bytes: [0x40, 0x02, 0x00, 0x00],
+        ok: [0x40, 0x02, 0x00, 0x01],
+        reasonCode: 0x82,
+        statement: "MQTT-2.2.1-3",
+        offset: 2,
+      },
+      {
+        name: "PUBREC [MQTT-2.2.1-3]",
+        bytes: [0x50, 0x02, 0x00, 0x00],
+        ok: [0x50, 0x02, 0x01, 0x00],
+        reasonCode: 0x82,
+        statement: "MQTT-2.2.1-3",
+        offset: 2,
+      },
+      {
+        name: "PUBREL [MQTT-2.2.1-3]",
+        bytes: [0x62, 0x02, 0x00, 0x00],
+        ok: [0x62, 0x02, 0x00, 0x01],
+        reasonCode: 0x82,
+        statement: "MQTT-2.2.1-3",
+        offset: 2,
+      },
+      {
+        name: "PUBCOMP [MQTT-2.2.1-3]",
+        bytes: [0x70, 0x02, 0x00, 0x00],
+        ok: [0x70, 0x02, 0x00, 0x01],
+        reasonCode: 0x82,
+        statement: "MQTT-2.2.1-3",
+        offset: 2,
+      },
+      {
+        name: "SUBSCRIBE [MQTT-2.2.1-3]",
+        bytes: [0x82, 0x07, 0x00, 0x00, 0x00, 0x00, 0x01, 0x61, 0x00],
+        ok: [0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, 0x61, 0x00],
+        reasonCode: 0x82,
+        statement: "MQTT-2.2.1-3",
+        offset: 2,
+      },
+      {
+        name: "SUBACK [MQTT-2.2.1-3]",
+        bytes: [0x90, 0x04, 0x00, 0x00, 0x00, 0x00],
+        ok: [0x90, 0x04, 0x00, 0x01, 0x00, 0x00],
+        reasonCode: 0x82,
+        statement: "MQTT-2.2.1-3",
+        offset: 2,
+      },
+      {
+        name: "UNSUBSCRIBE [MQTT-2.2.1-3]",
+        bytes: [0xa2, 0x06, 0x00, 0x00, 0x00, 0x00, 0x01, 0x61],
+        ok: [0xa2, 0x06, 0x00, 0x01, 0x00, 0x00, 0x01, 0x61],
+        reasonCode: 0x82,
+        statement: "MQTT-2.2.1-3",
+        offset: 2,
+      },
+      {
+        name: "UNSUBACK [MQTT-2.2.1-3]",
+        bytes: [0xb0, 0x04, 0x00, 0x00, 0x00, 0x00],
+        ok: [0xb0, 0x04, 0x00, 0x01, 0x00, 0x00],
+        reasonCode: 0x82,
+        statement: "MQTT-2.2.1-3",
+        offset: 2,
+      },
+    ]);
+  },
+);
 
-Deno.test("decode() refuses a Remaining Length that does not match the bytes (2.1.4)", async (t) => {
+Deno.test("decode() refuses a Remaining Length that does not match the bytes (2.1.4)", {
+  permissions: "none",
+}, async (t) => {
   await decodeCases(t, [
     {
       name: "more bytes given than the Remaining Length says",
@@ -375,101 +383,109 @@ Deno.test("decode() refuses a Remaining Length that does not match the bytes (2.
   ]);
 });
 
-Deno.test("decode() refuses a Variable Byte Integer not in its shortest form [MQTT-1.5.5-1] or of 5 bytes (1.5.5)", async (t) => {
-  await decodeCases(t, [
-    {
-      name: "Remaining Length 0 written as 80 00 [MQTT-1.5.5-1]",
-      bytes: [0xc0, 0x80, 0x00],
-      ok: [0xc0, 0x00],
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.5-1",
-      offset: 2,
-    },
-    {
-      name: "Remaining Length 4 written as 84 80 00 [MQTT-1.5.5-1]",
-      bytes: [0x30, 0x84, 0x80, 0x00, 0x00, 0x01, 0x61, 0x00],
-      ok: publish0,
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.5-1",
-      offset: 3,
-    },
-    {
-      name: "Property Length 0 written as 80 00 [MQTT-1.5.5-1]",
-      bytes: [0x20, 0x04, 0x00, 0x00, 0x80, 0x00],
-      ok: [0x20, 0x03, 0x00, 0x00, 0x00],
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.5-1",
-      offset: 5,
-    },
-    {
-      name: "Subscription Identifier 1 written as 81 00 [MQTT-1.5.5-1]",
-      bytes: [0x30, 0x07, 0x00, 0x01, 0x61, 0x03, 0x0b, 0x81, 0x00],
-      ok: [0x30, 0x06, 0x00, 0x01, 0x61, 0x02, 0x0b, 0x01],
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.5-1",
-      offset: 8,
-    },
-    {
-      name: "Remaining Length of 5 bytes (1.5.5)",
-      bytes: [0x30, 0x80, 0x80, 0x80, 0x80, 0x01],
-      reasonCode: 0x81,
-      offset: 4,
-    },
-    {
-      name: "Property Length of 5 bytes (1.5.5)",
-      bytes: [0x20, 0x07, 0x00, 0x00, 0x80, 0x80, 0x80, 0x80, 0x01],
-      reasonCode: 0x81,
-      offset: 7,
-    },
-  ]);
-});
+Deno.test(
+  "decode() refuses a Variable Byte Integer not in its shortest form [MQTT-1.5.5-1] or of 5 bytes (1.5.5)",
+  { permissions: "none" },
+  async (t) => {
+    await decodeCases(t, [
+      {
+        name: "Remaining Length 0 written as 80 00 [MQTT-1.5.5-1]",
+        bytes: [0xc0, 0x80, 0x00],
+        ok: [0xc0, 0x00],
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.5-1",
+        offset: 2,
+      },
+      {
+        name: "Remaining Length 4 written as 84 80 00 [MQTT-1.5.5-1]",
+        bytes: [0x30, 0x84, 0x80, 0x00, 0x00, 0x01, 0x61, 0x00],
+        ok: publish0,
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.5-1",
+        offset: 3,
+      },
+      {
+        name: "Property Length 0 written as 80 00 [MQTT-1.5.5-1]",
+        bytes: [0x20, 0x04, 0x00, 0x00, 0x80, 0x00],
+        ok: [0x20, 0x03, 0x00, 0x00, 0x00],
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.5-1",
+        offset: 5,
+      },
+      {
+        name: "Subscription Identifier 1 written as 81 00 [MQTT-1.5.5-1]",
+        bytes: [0x30, 0x07, 0x00, 0x01, 0x61, 0x03, 0x0b, 0x81, 0x00],
+        ok: [0x30, 0x06, 0x00, 0x01, 0x61, 0x02, 0x0b, 0x01],
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.5-1",
+        offset: 8,
+      },
+      {
+        name: "Remaining Length of 5 bytes (1.5.5)",
+        bytes: [0x30, 0x80, 0x80, 0x80, 0x80, 0x01],
+        reasonCode: 0x81,
+        offset: 4,
+      },
+      {
+        name: "Property Length of 5 bytes (1.5.5)",
+        bytes: [0x20, 0x07, 0x00, 0x00, 0x80, 0x80, 0x80, 0x80, 0x01],
+        reasonCode: 0x81,
+        offset: 7,
+      },
+    ]);
+  },
+);
 
-Deno.test("decode() and frame() refuse a packet over maximumPacketSize with 0x95 before its body [MQTT-3.1.2-24]", async (t) => {
-  await t.step("a fixed header alone claiming 256 MiB [MQTT-3.1.2-24]", () => {
-    const header = u8(0x30, 0xff, 0xff, 0xff, 0x7f); // PUBLISH, Remaining Length 268,435,455
-    for (
-      const fn of [
-        () => decode(header, { maximumPacketSize: 1024 }),
-        () => frame(header, { maximumPacketSize: 1024 }),
-      ]
-    ) {
-      const e = caught(fn);
-      assert(e instanceof DecodeError);
-      equal(e.reasonCode, 0x95);
-      equal(e.statement, "MQTT-3.1.2-24");
-      equal(e.offset, 0);
-    }
-    // Without a limit, the same header is only an incomplete packet.
-    deepStrictEqual(frame(header), { complete: false, needed: 268_435_455, length: 268_435_460 });
-  });
-  await t.step(
-    "one byte over the limit is refused, the limit itself is not [MQTT-3.1.2-24]",
-    () => {
-      // Remaining Length 1021 (FD 07): 1 + 2 + 1021 = 1024 bytes.
-      deepStrictEqual(frame(u8(0x30, 0xfd, 0x07), { maximumPacketSize: 1024 }), {
-        complete: false,
-        needed: 1021,
-        length: 1024,
-      });
-      const e = caught(() => frame(u8(0x30, 0xfe, 0x07), { maximumPacketSize: 1024 }));
-      assert(e instanceof DecodeError);
-      equal(e.reasonCode, 0x95);
-      const atLimit = encode({ type: 3, topic: "a", payload: new Uint8Array(1017), qos: 0 });
-      equal(atLimit.length, 1024);
-      decode(atLimit, { maximumPacketSize: 1024 });
-      assertDecodeRejects({
-        name: "",
-        bytes: [...atLimit],
-        options: { maximumPacketSize: 1023 },
-        reasonCode: 0x95,
-        statement: "MQTT-3.1.2-24",
-        offset: 0,
-      });
-    },
-  );
-});
+Deno.test(
+  "decode() and frame() refuse a packet over maximumPacketSize with 0x95 before its body [MQTT-3.1.2-24]",
+  { permissions: "none" },
+  async (t) => {
+    await t.step("a fixed header alone claiming 256 MiB [MQTT-3.1.2-24]", () => {
+      const header = u8(0x30, 0xff, 0xff, 0xff, 0x7f); // PUBLISH, Remaining Length 268,435,455
+      for (
+        const fn of [
+          () => decode(header, { maximumPacketSize: 1024 }),
+          () => frame(header, { maximumPacketSize: 1024 }),
+        ]
+      ) {
+        const e = caught(fn);
+        assert(e instanceof DecodeError);
+        equal(e.reasonCode, 0x95);
+        equal(e.statement, "MQTT-3.1.2-24");
+        equal(e.offset, 0);
+      }
+      // Without a limit, the same header is only an incomplete packet.
+      deepStrictEqual(frame(header), { complete: false, needed: 268_435_455, length: 268_435_460 });
+    });
+    await t.step(
+      "one byte over the limit is refused, the limit itself is not [MQTT-3.1.2-24]",
+      () => {
+        // Remaining Length 1021 (FD 07): 1 + 2 + 1021 = 1024 bytes.
+        deepStrictEqual(frame(u8(0x30, 0xfd, 0x07), { maximumPacketSize: 1024 }), {
+          complete: false,
+          needed: 1021,
+          length: 1024,
+        });
+        const e = caught(() => frame(u8(0x30, 0xfe, 0x07), { maximumPacketSize: 1024 }));
+        assert(e instanceof DecodeError);
+        equal(e.reasonCode, 0x95);
+        const atLimit = encode({ type: 3, topic: "a", payload: new Uint8Array(1017), qos: 0 });
+        equal(atLimit.length, 1024);
+        decode(atLimit, { maximumPacketSize: 1024 });
+        assertDecodeRejects({
+          name: "",
+          bytes: [...atLimit],
+          options: { maximumPacketSize: 1023 },
+          reasonCode: 0x95,
+          statement: "MQTT-3.1.2-24",
+          offset: 0,
+        });
+      },
+    );
+  },
+);
 
-Deno.test("decode() refuses property rules (2.2.2)", async (t) => {
+Deno.test("decode() refuses property rules (2.2.2)", { permissions: "none" }, async (t) => {
   await decodeCases(t, [
     ...[0x00, 0x04, 0x2b, 0x7f, 0xff].map((id): DecodeCase => ({
       name: `unknown property identifier 0x${id.toString(16)} is malformed (2.2.2.2)`,
@@ -934,7 +950,9 @@ const reasonCodeTables: {
   },
 ];
 
-Deno.test("decode() accepts exactly the reason codes of each packet's table", async (t) => {
+Deno.test("decode() accepts exactly the reason codes of each packet's table", {
+  permissions: "none",
+}, async (t) => {
   for (const table of reasonCodeTables) {
     await t.step(`${table.name} [${table.statement}]`, () => {
       for (let code = 0; code < 256; code++) {
@@ -958,7 +976,7 @@ Deno.test("decode() accepts exactly the reason codes of each packet's table", as
   }
 });
 
-Deno.test("decode() refuses CONNACK rules", async (t) => {
+Deno.test("decode() refuses CONNACK rules", { permissions: "none" }, async (t) => {
   await decodeCases(t, [
     ...[0x02, 0x80, 0xfe, 0xff].map((flags): DecodeCase => ({
       name: `Connect Acknowledge Flags 0x${flags.toString(16)}: bits 7-1 reserved [MQTT-3.2.2-1]`,
@@ -979,7 +997,7 @@ Deno.test("decode() refuses CONNACK rules", async (t) => {
   ]);
 });
 
-Deno.test("decode() refuses CONNECT rules", async (t) => {
+Deno.test("decode() refuses CONNECT rules", { permissions: "none" }, async (t) => {
   await decodeCases(t, [
     {
       name: 'Protocol Name "MQTS" [MQTT-3.1.2-1]',
@@ -1061,7 +1079,9 @@ Deno.test("decode() refuses CONNECT rules", async (t) => {
   ]);
 });
 
-Deno.test("decode() refuses SUBSCRIBE, UNSUBSCRIBE, SUBACK and UNSUBACK rules", async (t) => {
+Deno.test("decode() refuses SUBSCRIBE, UNSUBSCRIBE, SUBACK and UNSUBACK rules", {
+  permissions: "none",
+}, async (t) => {
   const subscribe = (options: number) => [0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, 0x61, options];
   const shared = (
     options: number,
@@ -1145,152 +1165,160 @@ function publishTopic(utf8: number[]): number[] {
   return [0x30, 2 + utf8.length + 1, 0x00, utf8.length, ...utf8, 0x00];
 }
 
-Deno.test("decode() refuses what breaks the UTF-8 string rules (1.5.4)", async (t) => {
-  const malformed = (name: string, utf8: number[], statement: string): DecodeCase => ({
-    name,
-    bytes: publishTopic(utf8),
-    ok: publishTopic([0x61]),
-    reasonCode: 0x81,
-    statement,
-    offset: 4,
-  });
-  await decodeCases(t, [
-    malformed("a lone byte FF: ill-formed [MQTT-1.5.4-1]", [0xff], "MQTT-1.5.4-1"),
-    malformed("a continuation byte alone: ill-formed [MQTT-1.5.4-1]", [0x61, 0x80], "MQTT-1.5.4-1"),
-    malformed("an overlong '/' C0 AF: ill-formed [MQTT-1.5.4-1]", [0xc0, 0xaf], "MQTT-1.5.4-1"),
-    malformed("an overlong U+0000 C0 80 [MQTT-1.5.4-1]", [0xc0, 0x80], "MQTT-1.5.4-1"),
-    malformed("a truncated sequence E2 82 [MQTT-1.5.4-1]", [0xe2, 0x82], "MQTT-1.5.4-1"),
-    malformed(
-      "a code point above U+10FFFF [MQTT-1.5.4-1]",
-      [0xf4, 0x90, 0x80, 0x80],
-      "MQTT-1.5.4-1",
-    ),
-    malformed(
-      "an encoded surrogate ED A0 80 (U+D800) [MQTT-1.5.4-1]",
-      [0xed, 0xa0, 0x80],
-      "MQTT-1.5.4-1",
-    ),
-    malformed(
-      "an encoded surrogate ED BF BF (U+DFFF) [MQTT-1.5.4-1]",
-      [0x61, 0xed, 0xbf, 0xbf],
-      "MQTT-1.5.4-1",
-    ),
-    malformed(
-      "an encoded surrogate pair ED A0 BD ED B8 80 (CESU-8) [MQTT-1.5.4-1]",
-      [0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80],
-      "MQTT-1.5.4-1",
-    ),
-    malformed("U+0000 [MQTT-1.5.4-2]", [0x00], "MQTT-1.5.4-2"),
-    malformed("U+0000 after other characters [MQTT-1.5.4-2]", [0x61, 0x2f, 0x00], "MQTT-1.5.4-2"),
-    malformed(
-      "U+0000 after a multi-byte character [MQTT-1.5.4-2]",
-      [0xc3, 0xa9, 0x00],
-      "MQTT-1.5.4-2",
-    ),
-    {
-      name: "U+0000 is refused with strict: false too [MQTT-1.5.4-2]",
-      bytes: publishTopic([0x61, 0x00]),
-      options: { strict: false },
+Deno.test(
+  "decode() refuses what breaks the UTF-8 string rules (1.5.4)",
+  { permissions: "none" },
+  async (t) => {
+    const malformed = (name: string, utf8: number[], statement: string): DecodeCase => ({
+      name,
+      bytes: publishTopic(utf8),
+      ok: publishTopic([0x61]),
       reasonCode: 0x81,
-      statement: "MQTT-1.5.4-2",
+      statement,
       offset: 4,
-    },
-    {
-      name: "U+0000 in a User Property value [MQTT-1.5.4-2, MQTT-1.5.7-1]",
-      bytes: [0x30, 0x0b, 0x00, 0x01, 0x61, 0x07, 0x26, 0x00, 0x01, 0x6b, 0x00, 0x01, 0x00],
-      ok: [0x30, 0x0b, 0x00, 0x01, 0x61, 0x07, 0x26, 0x00, 0x01, 0x6b, 0x00, 0x01, 0x76],
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.4-2",
-      offset: 12,
-    },
-    {
-      name: "an encoded surrogate in a User Property name [MQTT-1.5.4-1, MQTT-1.5.7-1]",
-      bytes: [
-        0x30,
-        0x0d,
-        0x00,
-        0x01,
-        0x61,
-        0x09,
-        0x26,
-        0x00,
-        0x03,
-        0xed,
-        0xa0,
-        0x80,
-        0x00,
-        0x01,
-        0x76,
-      ],
-      ok: [
-        0x30,
-        0x0d,
-        0x00,
-        0x01,
-        0x61,
-        0x09,
-        0x26,
-        0x00,
-        0x03,
-        0xe2,
-        0x82,
-        0xac,
-        0x00,
-        0x01,
-        0x76,
-      ],
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.4-1",
-      offset: 9,
-    },
-  ]);
-  // Control characters and non-characters SHOULD NOT be sent (1.5.4) and a receiver MAY treat them
-  // as malformed: refused in strict mode (the default), kept with strict: false.
-  const discouraged: { name: string; utf8: number[]; text: string }[] = [
-    { name: "U+0001", utf8: [0x01], text: "\u0001" },
-    { name: "U+001F", utf8: [0x1f], text: "\u001f" },
-    { name: "U+007F", utf8: [0x7f], text: "\u007f" },
-    { name: "U+0080", utf8: [0xc2, 0x80], text: "\u0080" },
-    { name: "U+009F", utf8: [0xc2, 0x9f], text: "\u009f" },
-    {
-      name: "U+001F after 70 ASCII characters",
-      utf8: [...ascii("b".repeat(70)), 0x1f],
-      text: "b".repeat(70) + "\u001f",
-    },
-    {
-      name: "U+0085 after 70 ASCII characters",
-      utf8: [...ascii("b".repeat(70)), 0xc2, 0x85],
-      text: "b".repeat(70) + "\u0085",
-    },
-    { name: "non-character U+FDD0", utf8: [0xef, 0xb7, 0x90], text: "\ufdd0" },
-    { name: "non-character U+FDEF", utf8: [0xef, 0xb7, 0xaf], text: "\ufdef" },
-    { name: "non-character U+FFFE", utf8: [0xef, 0xbf, 0xbe], text: "\ufffe" },
-    { name: "non-character U+FFFF", utf8: [0xef, 0xbf, 0xbf], text: "\uffff" },
-    { name: "non-character U+1FFFE", utf8: [0xf0, 0x9f, 0xbf, 0xbe], text: "\u{1fffe}" },
-    { name: "non-character U+10FFFF", utf8: [0xf4, 0x8f, 0xbf, 0xbf], text: "\u{10ffff}" },
-  ];
-  for (const d of discouraged) {
-    await t.step(`${d.name}: malformed when strict, kept with strict: false (1.5.4)`, () => {
-      assertDecodeRejects({ name: "", bytes: publishTopic(d.utf8), reasonCode: 0x81, offset: 4 });
-      const p = decode(new Uint8Array(publishTopic(d.utf8)), { strict: false });
-      equal((p as { topic: string }).topic, d.text);
     });
-  }
-  await t.step("neighbours of the discouraged ranges are accepted when strict (1.5.4)", () => {
-    for (
-      const [utf8, text] of [
-        [[0x20, 0x7e], " ~"],
-        [[0xc2, 0xa0], "\u00a0"],
-        [[0xef, 0xb7, 0x8f], "\ufdcf"],
-        [[0xef, 0xb7, 0xb0], "\ufdf0"],
-        [[0xef, 0xbf, 0xbd], "\ufffd"],
-        [[0xf0, 0x9f, 0xbf, 0xbd], "\u{1fffd}"],
-      ] as [number[], string][]
-    ) {
-      equal((decode(new Uint8Array(publishTopic(utf8))) as { topic: string }).topic, text);
+    await decodeCases(t, [
+      malformed("a lone byte FF: ill-formed [MQTT-1.5.4-1]", [0xff], "MQTT-1.5.4-1"),
+      malformed(
+        "a continuation byte alone: ill-formed [MQTT-1.5.4-1]",
+        [0x61, 0x80],
+        "MQTT-1.5.4-1",
+      ),
+      malformed("an overlong '/' C0 AF: ill-formed [MQTT-1.5.4-1]", [0xc0, 0xaf], "MQTT-1.5.4-1"),
+      malformed("an overlong U+0000 C0 80 [MQTT-1.5.4-1]", [0xc0, 0x80], "MQTT-1.5.4-1"),
+      malformed("a truncated sequence E2 82 [MQTT-1.5.4-1]", [0xe2, 0x82], "MQTT-1.5.4-1"),
+      malformed(
+        "a code point above U+10FFFF [MQTT-1.5.4-1]",
+        [0xf4, 0x90, 0x80, 0x80],
+        "MQTT-1.5.4-1",
+      ),
+      malformed(
+        "an encoded surrogate ED A0 80 (U+D800) [MQTT-1.5.4-1]",
+        [0xed, 0xa0, 0x80],
+        "MQTT-1.5.4-1",
+      ),
+      malformed(
+        "an encoded surrogate ED BF BF (U+DFFF) [MQTT-1.5.4-1]",
+        [0x61, 0xed, 0xbf, 0xbf],
+        "MQTT-1.5.4-1",
+      ),
+      malformed(
+        "an encoded surrogate pair ED A0 BD ED B8 80 (CESU-8) [MQTT-1.5.4-1]",
+        [0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80],
+        "MQTT-1.5.4-1",
+      ),
+      malformed("U+0000 [MQTT-1.5.4-2]", [0x00], "MQTT-1.5.4-2"),
+      malformed("U+0000 after other characters [MQTT-1.5.4-2]", [0x61, 0x2f, 0x00], "MQTT-1.5.4-2"),
+      malformed(
+        "U+0000 after a multi-byte character [MQTT-1.5.4-2]",
+        [0xc3, 0xa9, 0x00],
+        "MQTT-1.5.4-2",
+      ),
+      {
+        name: "U+0000 is refused with strict: false too [MQTT-1.5.4-2]",
+        bytes: publishTopic([0x61, 0x00]),
+        options: { strict: false },
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.4-2",
+        offset: 4,
+      },
+      {
+        name: "U+0000 in a User Property value [MQTT-1.5.4-2, MQTT-1.5.7-1]",
+        bytes: [0x30, 0x0b, 0x00, 0x01, 0x61, 0x07, 0x26, 0x00, 0x01, 0x6b, 0x00, 0x01, 0x00],
+        ok: [0x30, 0x0b, 0x00, 0x01, 0x61, 0x07, 0x26, 0x00, 0x01, 0x6b, 0x00, 0x01, 0x76],
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.4-2",
+        offset: 12,
+      },
+      {
+        name: "an encoded surrogate in a User Property name [MQTT-1.5.4-1, MQTT-1.5.7-1]",
+        bytes: [
+          0x30,
+          0x0d,
+          0x00,
+          0x01,
+          0x61,
+          0x09,
+          0x26,
+          0x00,
+          0x03,
+          0xed,
+          0xa0,
+          0x80,
+          0x00,
+          0x01,
+          0x76,
+        ],
+        ok: [
+          0x30,
+          0x0d,
+          0x00,
+          0x01,
+          0x61,
+          0x09,
+          0x26,
+          0x00,
+          0x03,
+          0xe2,
+          0x82,
+          0xac,
+          0x00,
+          0x01,
+          0x76,
+        ],
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.4-1",
+        offset: 9,
+      },
+    ]);
+    // Control characters and non-characters SHOULD NOT be sent (1.5.4) and a receiver MAY treat them
+    // as malformed: refused in strict mode (the default), kept with strict: false.
+    const discouraged: { name: string; utf8: number[]; text: string }[] = [
+      { name: "U+0001", utf8: [0x01], text: "\u0001" },
+      { name: "U+001F", utf8: [0x1f], text: "\u001f" },
+      { name: "U+007F", utf8: [0x7f], text: "\u007f" },
+      { name: "U+0080", utf8: [0xc2, 0x80], text: "\u0080" },
+      { name: "U+009F", utf8: [0xc2, 0x9f], text: "\u009f" },
+      {
+        name: "U+001F after 70 ASCII characters",
+        utf8: [...ascii("b".repeat(70)), 0x1f],
+        text: "b".repeat(70) + "\u001f",
+      },
+      {
+        name: "U+0085 after 70 ASCII characters",
+        utf8: [...ascii("b".repeat(70)), 0xc2, 0x85],
+        text: "b".repeat(70) + "\u0085",
+      },
+      { name: "non-character U+FDD0", utf8: [0xef, 0xb7, 0x90], text: "\ufdd0" },
+      { name: "non-character U+FDEF", utf8: [0xef, 0xb7, 0xaf], text: "\ufdef" },
+      { name: "non-character U+FFFE", utf8: [0xef, 0xbf, 0xbe], text: "\ufffe" },
+      { name: "non-character U+FFFF", utf8: [0xef, 0xbf, 0xbf], text: "\uffff" },
+      { name: "non-character U+1FFFE", utf8: [0xf0, 0x9f, 0xbf, 0xbe], text: "\u{1fffe}" },
+      { name: "non-character U+10FFFF", utf8: [0xf4, 0x8f, 0xbf, 0xbf], text: "\u{10ffff}" },
+    ];
+    for (const d of discouraged) {
+      await t.step(`${d.name}: malformed when strict, kept with strict: false (1.5.4)`, () => {
+        assertDecodeRejects({ name: "", bytes: publishTopic(d.utf8), reasonCode: 0x81, offset: 4 });
+        const p = decode(new Uint8Array(publishTopic(d.utf8)), { strict: false });
+        equal((p as { topic: string }).topic, d.text);
+      });
     }
-  });
-});
+    await t.step("neighbours of the discouraged ranges are accepted when strict (1.5.4)", () => {
+      for (
+        const [utf8, text] of [
+          [[0x20, 0x7e], " ~"],
+          [[0xc2, 0xa0], "\u00a0"],
+          [[0xef, 0xb7, 0x8f], "\ufdcf"],
+          [[0xef, 0xb7, 0xb0], "\ufdf0"],
+          [[0xef, 0xbf, 0xbd], "\ufffd"],
+          [[0xf0, 0x9f, 0xbf, 0xbd], "\u{1fffd}"],
+        ] as [number[], string][]
+      ) {
+        equal((decode(new Uint8Array(publishTopic(utf8))) as { topic: string }).topic, text);
+      }
+    });
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Encode side
@@ -1349,47 +1377,53 @@ const sub = (filter: string, extra: Record<string, unknown> = {}) => ({
 });
 const unsub = (filter: string) => ({ type: 10, packetId: 1, filters: [filter] });
 
-Deno.test("encode() refuses Topic Names that break the rules", async (t) => {
-  await encodeCases(t, [
-    ...["a/+", "+", "#", "a/#", "a/b+", "sport/tennis#"].map((topic): EncodeCase => ({
-      name: `Topic Name ${JSON.stringify(topic)}: no wildcards [MQTT-3.3.2-2, MQTT-4.7.0-1]`,
-      packet: pub({ topic }),
-      ok: pub({ topic: "a/b" }),
-      reasonCode: 0x82,
-      statement: "MQTT-3.3.2-2",
-    })),
-    {
-      name: "empty Topic Name without a Topic Alias [MQTT-3.3.2-1]",
-      packet: pub({ topic: "" }),
-      ok: pub({ topic: "", properties: { topicAlias: 1 } }),
-      reasonCode: 0x82,
-      statement: "MQTT-3.3.2-1",
-    },
-    {
-      name: "Will Topic with a wildcard [MQTT-3.3.2-2]",
-      packet: { type: 1, clientId: "", will: { topic: "w/#", payload: u8() } },
-      ok: { type: 1, clientId: "", will: { topic: "w/x", payload: u8() } },
-      reasonCode: 0x82,
-      statement: "MQTT-3.3.2-2",
-    },
-    {
-      name: "empty Will Topic [MQTT-4.7.3-1]",
-      packet: { type: 1, clientId: "", will: { topic: "", payload: u8() } },
-      ok: { type: 1, clientId: "", will: { topic: "w", payload: u8() } },
-      reasonCode: 0x82,
-      statement: "MQTT-4.7.3-1",
-    },
-    ...["a/+", "#", ""].map((responseTopic): EncodeCase => ({
-      name: `Response Topic ${JSON.stringify(responseTopic)} [MQTT-3.3.2-14]`,
-      packet: pub({ properties: { responseTopic } }),
-      ok: pub({ properties: { responseTopic: "r/1" } }),
-      reasonCode: 0x82,
-      statement: "MQTT-3.3.2-14",
-    })),
-  ]);
-});
+Deno.test(
+  "encode() refuses Topic Names that break the rules",
+  { permissions: "none" },
+  async (t) => {
+    await encodeCases(t, [
+      ...["a/+", "+", "#", "a/#", "a/b+", "sport/tennis#"].map((topic): EncodeCase => ({
+        name: `Topic Name ${JSON.stringify(topic)}: no wildcards [MQTT-3.3.2-2, MQTT-4.7.0-1]`,
+        packet: pub({ topic }),
+        ok: pub({ topic: "a/b" }),
+        reasonCode: 0x82,
+        statement: "MQTT-3.3.2-2",
+      })),
+      {
+        name: "empty Topic Name without a Topic Alias [MQTT-3.3.2-1]",
+        packet: pub({ topic: "" }),
+        ok: pub({ topic: "", properties: { topicAlias: 1 } }),
+        reasonCode: 0x82,
+        statement: "MQTT-3.3.2-1",
+      },
+      {
+        name: "Will Topic with a wildcard [MQTT-3.3.2-2]",
+        packet: { type: 1, clientId: "", will: { topic: "w/#", payload: u8() } },
+        ok: { type: 1, clientId: "", will: { topic: "w/x", payload: u8() } },
+        reasonCode: 0x82,
+        statement: "MQTT-3.3.2-2",
+      },
+      {
+        name: "empty Will Topic [MQTT-4.7.3-1]",
+        packet: { type: 1, clientId: "", will: { topic: "", payload: u8() } },
+        ok: { type: 1, clientId: "", will: { topic: "w", payload: u8() } },
+        reasonCode: 0x82,
+        statement: "MQTT-4.7.3-1",
+      },
+      ...["a/+", "#", ""].map((responseTopic): EncodeCase => ({
+        name: `Response Topic ${JSON.stringify(responseTopic)} [MQTT-3.3.2-14]`,
+        packet: pub({ properties: { responseTopic } }),
+        ok: pub({ properties: { responseTopic: "r/1" } }),
+        reasonCode: 0x82,
+        statement: "MQTT-3.3.2-14",
+      })),
+    ]);
+  },
+);
 
-Deno.test("encode() refuses invalid Topic Filters in SUBSCRIBE and UNSUBSCRIBE", async (t) => {
+Deno.test("encode() refuses invalid Topic Filters in SUBSCRIBE and UNSUBSCRIBE", {
+  permissions: "none",
+}, async (t) => {
   const bad: [string, string][] = [
     ["a/b#", "MQTT-4.7.1-1"],
     ["#/a", "MQTT-4.7.1-1"],
@@ -1451,7 +1485,7 @@ Deno.test("encode() refuses invalid Topic Filters in SUBSCRIBE and UNSUBSCRIBE",
   );
 });
 
-Deno.test("encode() refuses Packet Identifier rules", async (t) => {
+Deno.test("encode() refuses Packet Identifier rules", { permissions: "none" }, async (t) => {
   await encodeCases(t, [
     {
       name: "QoS 0 PUBLISH with a Packet Identifier [MQTT-2.2.1-2]",
@@ -1493,7 +1527,7 @@ Deno.test("encode() refuses Packet Identifier rules", async (t) => {
   ]);
 });
 
-Deno.test("encode() refuses PUBLISH and property rules", async (t) => {
+Deno.test("encode() refuses PUBLISH and property rules", { permissions: "none" }, async (t) => {
   await encodeCases(t, [
     {
       name: "QoS 3 [MQTT-3.3.1-4]",
@@ -1621,7 +1655,9 @@ Deno.test("encode() refuses PUBLISH and property rules", async (t) => {
   );
 });
 
-Deno.test("encode() refuses CONNECT, CONNACK, SUBSCRIBE, UNSUBSCRIBE and SUBACK rules", async (t) => {
+Deno.test("encode() refuses CONNECT, CONNACK, SUBSCRIBE, UNSUBSCRIBE and SUBACK rules", {
+  permissions: "none",
+}, async (t) => {
   await encodeCases(t, [
     {
       name: "Will QoS 3 [MQTT-3.1.2-12]",
@@ -1691,7 +1727,9 @@ Deno.test("encode() refuses CONNECT, CONNACK, SUBSCRIBE, UNSUBSCRIBE and SUBACK 
   ]);
 });
 
-Deno.test("encode() accepts exactly the reason codes of each packet's table", async (t) => {
+Deno.test("encode() accepts exactly the reason codes of each packet's table", {
+  permissions: "none",
+}, async (t) => {
   const packetOf = (type: number, code: number): unknown =>
     type === 2
       ? { type, sessionPresent: false, reasonCode: code }
@@ -1718,110 +1756,116 @@ Deno.test("encode() accepts exactly the reason codes of each packet's table", as
   }
 });
 
-Deno.test("encode() refuses strings that break the UTF-8 rules (1.5.4)", async (t) => {
-  await encodeCases(t, [
-    ...["a\ud800", "\udc00a", "a\ud83d", "\ude00\ud83d"].map((topic): EncodeCase => ({
-      name: `lone surrogate in ${JSON.stringify(topic)} [MQTT-1.5.4-1]`,
-      packet: pub({ topic }),
-      ok: pub({ topic: "a\ud83d\ude00" }),
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.4-1",
-    })),
-    {
-      name: "lone surrogate in a Client Identifier [MQTT-1.5.4-1]",
-      packet: { type: 1, clientId: "\ud800" },
-      ok: { type: 1, clientId: "\u{10000}" },
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.4-1",
-    },
-    {
-      name: "lone surrogate in a User Property name [MQTT-1.5.4-1, MQTT-1.5.7-1]",
-      packet: pub({ properties: { userProperties: [["\udfff", "v"]] } }),
-      ok: pub({ properties: { userProperties: [["k", "v"]] } }),
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.4-1",
-    },
-    {
-      name: "lone surrogate with strict: false [MQTT-1.5.4-1]",
-      packet: pub({ topic: "\ud800" }),
-      options: { strict: false },
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.4-1",
-    },
-    {
-      name: "U+0000 in a Topic Name [MQTT-1.5.4-2, MQTT-4.7.3-2]",
-      packet: pub({ topic: "a\u0000" }),
-      ok: pub({ topic: "a" }),
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.4-2",
-    },
-    {
-      name: "U+0000 in a Topic Filter [MQTT-1.5.4-2, MQTT-4.7.3-2]",
-      packet: sub("\u0000"),
-      ok: sub("a"),
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.4-2",
-    },
-    {
-      name: "U+0000 with strict: false [MQTT-1.5.4-2]",
-      packet: { type: 1, clientId: "\u0000" },
-      options: { strict: false },
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.4-2",
-    },
-    {
-      name: "U+0000 in a User Property value [MQTT-1.5.4-2, MQTT-1.5.7-1]",
-      packet: { type: 14, properties: { userProperties: [["k", "\u0000"]] } },
-      ok: { type: 14, properties: { userProperties: [["k", ""]] } },
-      reasonCode: 0x81,
-      statement: "MQTT-1.5.4-2",
-    },
-    {
-      name: "a Topic Name of 65,536 bytes [MQTT-4.7.3-3]",
-      packet: pub({ topic: "a".repeat(65_536) }),
-      ok: pub({ topic: "a".repeat(65_535) }),
-      reasonCode: 0x81,
-      statement: "MQTT-4.7.3-3",
-    },
-    {
-      name: "a Topic Filter of 65,538 bytes in 21,846 characters [MQTT-4.7.3-3]",
-      packet: sub("€".repeat(21_846)),
-      ok: sub("€".repeat(21_845)),
-      reasonCode: 0x81,
-      statement: "MQTT-4.7.3-3",
-    },
-    {
-      name: "a User Property value of 65,536 bytes (1.5.4)",
-      packet: { type: 14, properties: { userProperties: [["k", "v".repeat(65_536)]] } },
-      ok: { type: 14, properties: { userProperties: [["k", "v".repeat(65_535)]] } },
-      reasonCode: 0x81,
-      statement: "MQTT-4.7.3-3",
-    },
-  ]);
-  const discouraged = [
-    "\u0001",
-    "\u001f",
-    "\u007f",
-    "\u0080",
-    "\u009f",
-    "\ufdd0",
-    "\ufdef",
-    "\ufffe",
-    "\uffff",
-    "\u{1fffe}",
-    "\u{10ffff}",
-  ];
-  for (const c of discouraged) {
-    const hex = `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
-    await t.step(`${hex}: refused when strict, sent with strict: false (1.5.4)`, () => {
-      assertEncodeRejects({ name: "", packet: pub({ topic: `a${c}` }), reasonCode: 0x81 });
-      const bytes = encode(pub({ topic: `a${c}` }) as Packet, { strict: false });
-      equal((decode(bytes, { strict: false }) as { topic: string }).topic, `a${c}`);
-    });
-  }
-});
+Deno.test(
+  "encode() refuses strings that break the UTF-8 rules (1.5.4)",
+  { permissions: "none" },
+  async (t) => {
+    await encodeCases(t, [
+      ...["a\ud800", "\udc00a", "a\ud83d", "\ude00\ud83d"].map((topic): EncodeCase => ({
+        name: `lone surrogate in ${JSON.stringify(topic)} [MQTT-1.5.4-1]`,
+        packet: pub({ topic }),
+        ok: pub({ topic: "a\ud83d\ude00" }),
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.4-1",
+      })),
+      {
+        name: "lone surrogate in a Client Identifier [MQTT-1.5.4-1]",
+        packet: { type: 1, clientId: "\ud800" },
+        ok: { type: 1, clientId: "\u{10000}" },
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.4-1",
+      },
+      {
+        name: "lone surrogate in a User Property name [MQTT-1.5.4-1, MQTT-1.5.7-1]",
+        packet: pub({ properties: { userProperties: [["\udfff", "v"]] } }),
+        ok: pub({ properties: { userProperties: [["k", "v"]] } }),
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.4-1",
+      },
+      {
+        name: "lone surrogate with strict: false [MQTT-1.5.4-1]",
+        packet: pub({ topic: "\ud800" }),
+        options: { strict: false },
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.4-1",
+      },
+      {
+        name: "U+0000 in a Topic Name [MQTT-1.5.4-2, MQTT-4.7.3-2]",
+        packet: pub({ topic: "a\u0000" }),
+        ok: pub({ topic: "a" }),
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.4-2",
+      },
+      {
+        name: "U+0000 in a Topic Filter [MQTT-1.5.4-2, MQTT-4.7.3-2]",
+        packet: sub("\u0000"),
+        ok: sub("a"),
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.4-2",
+      },
+      {
+        name: "U+0000 with strict: false [MQTT-1.5.4-2]",
+        packet: { type: 1, clientId: "\u0000" },
+        options: { strict: false },
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.4-2",
+      },
+      {
+        name: "U+0000 in a User Property value [MQTT-1.5.4-2, MQTT-1.5.7-1]",
+        packet: { type: 14, properties: { userProperties: [["k", "\u0000"]] } },
+        ok: { type: 14, properties: { userProperties: [["k", ""]] } },
+        reasonCode: 0x81,
+        statement: "MQTT-1.5.4-2",
+      },
+      {
+        name: "a Topic Name of 65,536 bytes [MQTT-4.7.3-3]",
+        packet: pub({ topic: "a".repeat(65_536) }),
+        ok: pub({ topic: "a".repeat(65_535) }),
+        reasonCode: 0x81,
+        statement: "MQTT-4.7.3-3",
+      },
+      {
+        name: "a Topic Filter of 65,538 bytes in 21,846 characters [MQTT-4.7.3-3]",
+        packet: sub("€".repeat(21_846)),
+        ok: sub("€".repeat(21_845)),
+        reasonCode: 0x81,
+        statement: "MQTT-4.7.3-3",
+      },
+      {
+        name: "a User Property value of 65,536 bytes (1.5.4)",
+        packet: { type: 14, properties: { userProperties: [["k", "v".repeat(65_536)]] } },
+        ok: { type: 14, properties: { userProperties: [["k", "v".repeat(65_535)]] } },
+        reasonCode: 0x81,
+        statement: "MQTT-4.7.3-3",
+      },
+    ]);
+    const discouraged = [
+      "\u0001",
+      "\u001f",
+      "\u007f",
+      "\u0080",
+      "\u009f",
+      "\ufdd0",
+      "\ufdef",
+      "\ufffe",
+      "\uffff",
+      "\u{1fffe}",
+      "\u{10ffff}",
+    ];
+    for (const c of discouraged) {
+      const hex = `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+      await t.step(`${hex}: refused when strict, sent with strict: false (1.5.4)`, () => {
+        assertEncodeRejects({ name: "", packet: pub({ topic: `a${c}` }), reasonCode: 0x81 });
+        const bytes = encode(pub({ topic: `a${c}` }) as Packet, { strict: false });
+        equal((decode(bytes, { strict: false }) as { topic: string }).topic, `a${c}`);
+      });
+    }
+  },
+);
 
-Deno.test("encode() refuses a packet over maximumPacketSize with 0x95 [MQTT-3.2.2-15]", async (t) => {
+Deno.test("encode() refuses a packet over maximumPacketSize with 0x95 [MQTT-3.2.2-15]", {
+  permissions: "none",
+}, async (t) => {
   const packet = pub({ payload: new Uint8Array(100) }) as Packet; // 2 + 3 + 1 + 100 = 106 bytes
   await encodeCases(t, [
     {
@@ -1844,17 +1888,23 @@ Deno.test("encode() refuses a packet over maximumPacketSize with 0x95 [MQTT-3.2.
   });
 });
 
-Deno.test("encodeInto() refuses an offset that is not a whole index with RangeError, writing nothing", () => {
-  for (const offset of [NaN, 1.5, -1, Infinity, 7]) {
-    const target = new Uint8Array(8).fill(0xee);
-    const e = caught(() => encodeInto({ type: 12 }, target, offset));
-    assert(e instanceof RangeError, `offset ${offset}: ${e}`);
-    deepStrictEqual(target, new Uint8Array(8).fill(0xee));
-  }
-  equal(encodeInto({ type: 12 }, new Uint8Array(8), 6), 2);
-});
+Deno.test(
+  "encodeInto() refuses an offset that is not a whole index with RangeError, writing nothing",
+  { permissions: "none" },
+  () => {
+    for (const offset of [NaN, 1.5, -1, Infinity, 7]) {
+      const target = new Uint8Array(8).fill(0xee);
+      const e = caught(() => encodeInto({ type: 12 }, target, offset));
+      assert(e instanceof RangeError, `offset ${offset}: ${e}`);
+      deepStrictEqual(target, new Uint8Array(8).fill(0xee));
+    }
+    equal(encodeInto({ type: 12 }, new Uint8Array(8), 6), 2);
+  },
+);
 
-Deno.test("encode() throws TypeError or RangeError for a wrong shape, before writing", async (t) => {
+Deno.test("encode() throws TypeError or RangeError for a wrong shape, before writing", {
+  permissions: "none",
+}, async (t) => {
   await encodeCases(t, [
     { name: "packet null", packet: null, error: TypeError },
     { name: "unknown packet type 0", packet: { type: 0 }, error: TypeError },

@@ -13,7 +13,9 @@ import {
 } from "../../src/codec/mod.ts";
 import { ascii, longVectors, publishOfRemainingLength, u8, vectors } from "./_vectors.ts";
 
-Deno.test("encode() writes the bytes of the specification's layout for every packet type", async (t) => {
+Deno.test("encode() writes the bytes of the specification's layout for every packet type", {
+  permissions: "none",
+}, async (t) => {
   for (const v of vectors) {
     await t.step(v.name, () => {
       deepStrictEqual(encode(v.packet), new Uint8Array(v.bytes));
@@ -22,7 +24,9 @@ Deno.test("encode() writes the bytes of the specification's layout for every pac
   }
 });
 
-Deno.test("decode() reads every packet type from the specification's layout", async (t) => {
+Deno.test("decode() reads every packet type from the specification's layout", {
+  permissions: "none",
+}, async (t) => {
   for (const v of vectors) {
     await t.step(v.name, () => {
       deepStrictEqual(decode(new Uint8Array(v.bytes)), v.decoded);
@@ -30,7 +34,7 @@ Deno.test("decode() reads every packet type from the specification's layout", as
   }
 });
 
-Deno.test("the vectors cover all 15 packet types", () => {
+Deno.test("the vectors cover all 15 packet types", { permissions: "none" }, () => {
   const types = new Set(vectors.map((v) => v.packet.type));
   deepStrictEqual([...types].sort((a, b) => a - b), [
     1,
@@ -51,7 +55,9 @@ Deno.test("the vectors cover all 15 packet types", () => {
   ]);
 });
 
-Deno.test("encodeInto() writes the same bytes at an offset and refuses a target too small", async (t) => {
+Deno.test("encodeInto() writes the same bytes at an offset and refuses a target too small", {
+  permissions: "none",
+}, async (t) => {
   for (const v of vectors) {
     await t.step(v.name, () => {
       const target = new Uint8Array(v.bytes.length + 7).fill(0xee);
@@ -66,7 +72,9 @@ Deno.test("encodeInto() writes the same bytes at an offset and refuses a target 
   }
 });
 
-Deno.test("decode() of a vector keeps its payload and binary fields as views of the input", () => {
+Deno.test("decode() of a vector keeps its payload and binary fields as views of the input", {
+  permissions: "none",
+}, () => {
   const v = vectors.find((v) => v.packet.type === 3 && v.packet.qos === 1)!;
   const bytes = new Uint8Array(v.bytes);
   const p = decode(bytes);
@@ -88,7 +96,9 @@ const vbiBoundaries: { value: number; bytes: number[] }[] = [
   { value: 268_435_455, bytes: [0xff, 0xff, 0xff, 0x7f] },
 ];
 
-Deno.test("Remaining Length is a Variable Byte Integer in its shortest encoding [MQTT-1.5.5-1]", async (t) => {
+Deno.test("Remaining Length is a Variable Byte Integer in its shortest encoding [MQTT-1.5.5-1]", {
+  permissions: "none",
+}, async (t) => {
   for (const { value, bytes } of vbiBoundaries) {
     await t.step(`${value} is ${bytes.length} byte(s)`, () => {
       if (value === 0) {
@@ -135,46 +145,50 @@ Deno.test("Remaining Length is a Variable Byte Integer in its shortest encoding 
   });
 });
 
-Deno.test("Two Byte and Four Byte Integers are big-endian (1.5.2, 1.5.3)", () => {
-  const packet: Packet = {
-    type: 3,
-    topic: "t",
-    payload: u8(),
-    qos: 1,
-    packetId: 0xfffe,
-    properties: { messageExpiryInterval: 0x12345678, topicAlias: 0xffff },
-  };
-  const bytes = [
-    0x32, // PUBLISH QoS 1 (3.3.1)
-    0x0e, // Remaining Length 14
-    0x00,
-    0x01,
-    ...ascii("t"), // Topic Name "t" (3.3.2.1)
-    0xff,
-    0xfe, // Packet Identifier 65534: Two Byte Integer, high byte first (1.5.2)
-    0x08, // Property Length 8 (3.3.2.3.1)
-    0x02, // Message Expiry Interval identifier (3.3.2.3.3)
-    0x12,
-    0x34,
-    0x56,
-    0x78, // 0x12345678: Four Byte Integer, high byte first (1.5.3)
-    0x23, // Topic Alias identifier (3.3.2.3.4)
-    0xff,
-    0xff, // 65535, the largest Two Byte Integer (1.5.2)
-  ];
-  deepStrictEqual(encode(packet), new Uint8Array(bytes));
-  deepStrictEqual(decode(new Uint8Array(bytes)), { ...packet, retain: false, dup: false });
-  // 0xFFFFFFFF reads back as an unsigned 4,294,967,295, not -1.
-  const connack = decode(u8(0x20, 0x08, 0x00, 0x00, 0x05, 0x11, 0xff, 0xff, 0xff, 0xff));
-  deepStrictEqual(connack, {
-    type: 2,
-    sessionPresent: false,
-    reasonCode: 0,
-    properties: { sessionExpiryInterval: 4_294_967_295 },
-  });
-});
+Deno.test(
+  "Two Byte and Four Byte Integers are big-endian (1.5.2, 1.5.3)",
+  { permissions: "none" },
+  () => {
+    const packet: Packet = {
+      type: 3,
+      topic: "t",
+      payload: u8(),
+      qos: 1,
+      packetId: 0xfffe,
+      properties: { messageExpiryInterval: 0x12345678, topicAlias: 0xffff },
+    };
+    const bytes = [
+      0x32, // PUBLISH QoS 1 (3.3.1)
+      0x0e, // Remaining Length 14
+      0x00,
+      0x01,
+      ...ascii("t"), // Topic Name "t" (3.3.2.1)
+      0xff,
+      0xfe, // Packet Identifier 65534: Two Byte Integer, high byte first (1.5.2)
+      0x08, // Property Length 8 (3.3.2.3.1)
+      0x02, // Message Expiry Interval identifier (3.3.2.3.3)
+      0x12,
+      0x34,
+      0x56,
+      0x78, // 0x12345678: Four Byte Integer, high byte first (1.5.3)
+      0x23, // Topic Alias identifier (3.3.2.3.4)
+      0xff,
+      0xff, // 65535, the largest Two Byte Integer (1.5.2)
+    ];
+    deepStrictEqual(encode(packet), new Uint8Array(bytes));
+    deepStrictEqual(decode(new Uint8Array(bytes)), { ...packet, retain: false, dup: false });
+    // 0xFFFFFFFF reads back as an unsigned 4,294,967,295, not -1.
+    const connack = decode(u8(0x20, 0x08, 0x00, 0x00, 0x05, 0x11, 0xff, 0xff, 0xff, 0xff));
+    deepStrictEqual(connack, {
+      type: 2,
+      sessionPresent: false,
+      reasonCode: 0,
+      properties: { sessionExpiryInterval: 4_294_967_295 },
+    });
+  },
+);
 
-Deno.test("UTF-8 Encoded Strings (1.5.4)", async (t) => {
+Deno.test("UTF-8 Encoded Strings (1.5.4)", { permissions: "none" }, async (t) => {
   const cases: { name: string; text: string; utf8: number[] }[] = [
     {
       name: "a leading BOM EF BB BF is kept, not stripped [MQTT-1.5.4-3]",
@@ -230,45 +244,51 @@ Deno.test("UTF-8 Encoded Strings (1.5.4)", async (t) => {
   });
 });
 
-Deno.test("UTF-8 String Pair: name and value each a UTF-8 string (1.5.7)", () => {
-  const packet: Packet = {
-    type: 10,
-    packetId: 1,
-    filters: ["f"],
-    properties: { userProperties: [["名", "値"], ["", "v"]] },
-  };
-  const bytes = new Uint8Array([
-    0xa2, // UNSUBSCRIBE, flags 0010 (3.10.1)
-    0x17, // Remaining Length 23
-    0x00,
-    0x01, // Packet Identifier 1 (3.10.2)
-    0x11, // Property Length 17 (3.10.2.1.1)
-    0x26, // User Property identifier (3.10.2.1.2)
-    0x00,
-    0x03,
-    0xe5,
-    0x90,
-    0x8d, // name "名" U+540D (1.5.7)
-    0x00,
-    0x03,
-    0xe5,
-    0x80,
-    0xa4, // value "値" U+5024 (1.5.7)
-    0x26, // User Property identifier again (3.10.2.1.2)
-    0x00,
-    0x00, // name "" (1.5.7)
-    0x00,
-    0x01,
-    ...ascii("v"), // value "v"
-    0x00,
-    0x01,
-    ...ascii("f"), // Topic Filter "f" (3.10.3)
-  ]);
-  deepStrictEqual(encode(packet), bytes);
-  deepStrictEqual(decode(bytes), packet);
-});
+Deno.test(
+  "UTF-8 String Pair: name and value each a UTF-8 string (1.5.7)",
+  { permissions: "none" },
+  () => {
+    const packet: Packet = {
+      type: 10,
+      packetId: 1,
+      filters: ["f"],
+      properties: { userProperties: [["名", "値"], ["", "v"]] },
+    };
+    const bytes = new Uint8Array([
+      0xa2, // UNSUBSCRIBE, flags 0010 (3.10.1)
+      0x17, // Remaining Length 23
+      0x00,
+      0x01, // Packet Identifier 1 (3.10.2)
+      0x11, // Property Length 17 (3.10.2.1.1)
+      0x26, // User Property identifier (3.10.2.1.2)
+      0x00,
+      0x03,
+      0xe5,
+      0x90,
+      0x8d, // name "名" U+540D (1.5.7)
+      0x00,
+      0x03,
+      0xe5,
+      0x80,
+      0xa4, // value "値" U+5024 (1.5.7)
+      0x26, // User Property identifier again (3.10.2.1.2)
+      0x00,
+      0x00, // name "" (1.5.7)
+      0x00,
+      0x01,
+      ...ascii("v"), // value "v"
+      0x00,
+      0x01,
+      ...ascii("f"), // Topic Filter "f" (3.10.3)
+    ]);
+    deepStrictEqual(encode(packet), bytes);
+    deepStrictEqual(decode(bytes), packet);
+  },
+);
 
-Deno.test("Binary Data: a two-byte length then the bytes, zeros included (1.5.6)", () => {
+Deno.test("Binary Data: a two-byte length then the bytes, zeros included (1.5.6)", {
+  permissions: "none",
+}, () => {
   const packet: Packet = {
     type: 3,
     topic: "t",
@@ -296,7 +316,9 @@ Deno.test("Binary Data: a two-byte length then the bytes, zeros included (1.5.6)
   deepStrictEqual(decode(bytes), { ...packet, retain: false, dup: false });
 });
 
-Deno.test("Property Length 0 is written when there are no properties [MQTT-2.2.2-1]", async (t) => {
+Deno.test("Property Length 0 is written when there are no properties [MQTT-2.2.2-1]", {
+  permissions: "none",
+}, async (t) => {
   const cases: { name: string; packet: Packet; at: number; bytes: number[] }[] = [
     {
       name: "CONNECT",
@@ -389,7 +411,7 @@ Deno.test("Property Length 0 is written when there are no properties [MQTT-2.2.2
   }
 });
 
-Deno.test("Remaining Length of the long framing vectors", () => {
+Deno.test("Remaining Length of the long framing vectors", { permissions: "none" }, () => {
   for (const v of longVectors) {
     const p = decode(v.bytes);
     if (p.type !== 3) throw new Error("expected PUBLISH");
