@@ -9,6 +9,7 @@ import {
   encode,
   encodedLength,
   EncodeError,
+  frame,
   type Packet,
   type Properties,
 } from "../../src/codec/mod.ts";
@@ -410,15 +411,22 @@ Deno.test("decode(encode(p)) deep-equals p with defaults filled in, for every pa
   for (const [name, arbitrary] of Object.entries(arbitraries)) {
     await t.step(name, () => {
       fc.assert(
-        fc.property(arbitrary, (p) => {
+        fc.property(arbitrary, fc.nat(), (p, cut) => {
           const bytes = encode(p);
           equal(encodedLength(p), bytes.length);
+          // frame() sees the whole packet, and a prefix of it as incomplete.
+          const f = frame(bytes);
+          assert(f.complete && f.length === bytes.length);
+          const k = cut % bytes.length;
+          const g = frame(bytes.subarray(0, k));
+          assert(!g.complete);
+          equal(g.needed, k >= f.headerLength ? bytes.length - k : 1);
           const decoded = decode(bytes);
           deepStrictEqual(decoded, normalize(p));
           // The encoding of a decoded packet is the same bytes: encode is canonical.
           deepStrictEqual(encode(decoded), bytes);
         }),
-        { numRuns: 150 },
+        { numRuns: 300 },
       );
     });
   }
@@ -589,7 +597,7 @@ Deno.test("any byte string decodes to a packet that re-encodes to itself, or thr
       fc.property(fc.uint8Array({ maxLength: 64 }), fc.boolean(), (bytes, strict) => {
         checkBytes(bytes, strict);
       }),
-      { numRuns: 2000 },
+      { numRuns: 5000 },
     );
   });
   await t.step("random bytes behind a plausible fixed header", () => {
@@ -601,7 +609,7 @@ Deno.test("any byte string decodes to a packet that re-encodes to itself, or thr
           checkBytes(new Uint8Array([first, body.length, ...body]));
         },
       ),
-      { numRuns: 2000 },
+      { numRuns: 5000 },
     );
   });
   await t.step("mutations of valid encodings", () => {
@@ -609,7 +617,7 @@ Deno.test("any byte string decodes to a packet that re-encodes to itself, or thr
       fc.property(anyPacket, fc.array(mutation, { minLength: 1, maxLength: 3 }), (p, ms) => {
         checkBytes(mutate(encode(p), ms));
       }),
-      { numRuns: 2000 },
+      { numRuns: 5000 },
     );
   });
 });
@@ -769,7 +777,7 @@ Deno.test("re-encoding a decoded packet gives back exactly the canonical bytes",
           equal(equalBytes(again, bytes), canonical);
           checkBytes(bytes);
         }),
-        { numRuns: 400 },
+        { numRuns: 1000 },
       );
     });
   }
