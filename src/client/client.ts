@@ -996,7 +996,8 @@ export class Client {
           return { type: "received", packetId: packet.packetId, reasonCode, properties };
         }
         this.session.removeFlight(packet.packetId);
-        if (reasonCode >= 0x80) {
+        // A failing PUBCOMP (0x92) still ends the flow: the message was released already.
+        if (reasonCode >= 0x80 && packet.type !== PacketType.Pubcomp) {
           return {
             type: "rejected",
             packetId: packet.packetId,
