@@ -91,6 +91,7 @@ export function frame(
   end: number = buf.length,
 ): Frame {
   const max = options?.maximumPacketSize ?? DEFAULT_MAX;
+  if (end > buf.length) end = buf.length;
   let value = 0;
   let mult = 1;
   for (let i = 1; i <= 4; i++) {
