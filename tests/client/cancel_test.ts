@@ -3,7 +3,16 @@
 
 import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
 import { decode, DecodeError, encode, type Packet, PacketType } from "../../src/codec/mod.ts";
-import { ConnectionClosedError, PacketReader } from "../../src/client/mod.ts";
+import {
+  type ClientEvent,
+  ConnectionClosedError,
+  type MessageEvent,
+  PacketReader,
+} from "../../src/client/mod.ts";
+import { connectTcp } from "../../src/transport/mod.ts";
+import { brokerAvailable, brokerIgnoreReason, startMosquitto } from "../_util/mosquitto.ts";
+import { startProxy } from "../_util/proxy.ts";
+import { assertQuiet, Clients, uniqueTopic, waitFor } from "./_client.ts";
 
 const NONE = { permissions: "none" } as const;
 
@@ -303,5 +312,89 @@ Deno.test({
       ok(e.message.includes("reset by peer"));
       return true;
     });
+  },
+});
+
+/** Aborts after a few microtasks or a zero timer, chosen by `i`, so aborts land everywhere. */
+function shortSignal(i: number): { signal: AbortSignal; cancel(): void } {
+  if (i % 3 === 0) {
+    return { signal: AbortSignal.timeout(1), cancel() {} };
+  }
+  const controller = new AbortController();
+  if (i % 3 === 1) {
+    let n = i % 7;
+    const tick = () => (n-- > 0 ? queueMicrotask(tick) : controller.abort());
+    queueMicrotask(tick);
+    return { signal: controller.signal, cancel() {} };
+  }
+  const timer = setTimeout(() => controller.abort(), 0);
+  return { signal: controller.signal, cancel: () => clearTimeout(timer) };
+}
+
+Deno.test({
+  name:
+    "Client.poll() aborted hundreds of times while a proxy trickles packets byte by byte still delivers every message intact and in order",
+  ignore: !brokerAvailable,
+  async fn() {
+    if (!brokerAvailable) console.warn(brokerIgnoreReason);
+    await using broker = await startMosquitto();
+    await using proxy = await startProxy({ target: broker });
+    const credentials = { username: broker.username, password: broker.password };
+    await using direct = new Clients(
+      () => connectTcp({ hostname: broker.hostname, port: broker.port }),
+      credentials,
+    );
+    await using slow = new Clients(
+      () => connectTcp({ hostname: proxy.hostname, port: proxy.port }),
+      credentials,
+    );
+    const topic = uniqueTopic("trickle");
+    const { client: sub } = await slow.connect();
+    await sub.subscribe({ filter: topic, qos: 2 });
+    deepStrictEqual((await waitFor(sub, "subscribed")).reasonCodes, [2]);
+    proxy.trickle({ chunk: 1, delayMs: 1, direction: "toClient" });
+
+    const { client: pub } = await direct.connect();
+    const sent: { payload: Uint8Array; qos: 0 | 1 | 2 }[] = [];
+    for (let i = 0; i < 30; i++) {
+      const qos = (i % 3) as 0 | 1 | 2;
+      // Sizes from 0 to 160 bytes: some need a 2-byte Remaining Length.
+      const payload = pattern((i * 37) % 161, i);
+      sent.push({ payload, qos });
+      await pub.publish({ topic, qos }, payload);
+      if (qos === 1) await waitFor(pub, "acknowledged");
+      if (qos === 2) await waitFor(pub, "completed");
+    }
+
+    const messages: MessageEvent[] = [];
+    const others: ClientEvent["type"][] = [];
+    let aborts = 0;
+    const deadline = Date.now() + 30_000;
+    for (let i = 0; messages.length < sent.length || others.length < 10; i++) {
+      ok(Date.now() < deadline, `only ${messages.length} messages after 30 s`);
+      const { signal, cancel } = shortSignal(i);
+      try {
+        const event = await sub.poll({ signal });
+        if (event.type === "message") messages.push(event);
+        else others.push(event.type);
+      } catch (e) {
+        ok(signal.aborted && e === signal.reason, `not an abort: ${e}`);
+        aborts++;
+      } finally {
+        cancel();
+      }
+    }
+    proxy.trickle(null);
+
+    ok(aborts >= 200, `only ${aborts} aborts`);
+    deepStrictEqual(
+      messages.map((m) => ({ payload: m.payload, qos: m.qos })),
+      sent,
+      "every message, whole and in order",
+    );
+    deepStrictEqual(others, Array(10).fill("released"), "one PUBREL per QoS 2 message");
+    ok(messages.every((m) => m.topic === topic && !m.dup));
+    // The client answered every QoS 1 and 2 message: the broker has nothing more for it.
+    await assertQuiet(sub);
   },
 });
