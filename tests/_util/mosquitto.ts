@@ -261,6 +261,8 @@ class MosquittoBroker implements Mosquitto {
   #startTimeoutMs: number;
   #log: string[] = [];
   #logChars = 0;
+  /** Characters dropped from the start of the log to keep it under {@linkcode MAX_LOG_CHARS}. */
+  #logDropped = 0;
   #child: Deno.ChildProcess | undefined;
   #exit: Promise<Deno.CommandStatus> | undefined;
   #logPump: Promise<void> | undefined;
@@ -294,8 +296,19 @@ class MosquittoBroker implements Mosquitto {
     this.#log.push(text);
     this.#logChars += text.length;
     while (this.#logChars > MAX_LOG_CHARS && this.#log.length > 1) {
-      this.#logChars -= this.#log.shift()!.length;
+      const dropped = this.#log.shift()!.length;
+      this.#logChars -= dropped;
+      this.#logDropped += dropped;
     }
+  }
+
+  /** The log since `mark`, a position in all the text ever logged (see `#logMark()`). */
+  #logSince(mark: number): string {
+    return this.logs().slice(Math.max(0, mark - this.#logDropped));
+  }
+
+  #logMark(): number {
+    return this.#logDropped + this.#logChars;
   }
 
   async start(): Promise<void> {
@@ -313,7 +326,7 @@ class MosquittoBroker implements Mosquitto {
       throw spawnError("mosquitto", error);
     }
     this.#child = child;
-    const logStart = this.logs().length;
+    const logStart = this.#logMark();
     this.#logPump = (async () => {
       for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
         this.#appendLog(text);
@@ -329,17 +342,17 @@ class MosquittoBroker implements Mosquitto {
         await this.#reap();
         throw new Error(
           `mosquitto exited during start-up (exit code ${exited.code}):\n` +
-            this.logs().slice(logStart).trim(),
+            this.#logSince(logStart).trim(),
         );
       }
       // "running" is logged once the listener is open; connecting then proves it accepts TCP
       // (and that the port is not some other process's).
-      if (/ running\b/.test(this.logs().slice(logStart)) && await this.#accepts()) return;
+      if (/ running\b/.test(this.#logSince(logStart)) && await this.#accepts()) return;
       if (Date.now() > deadline) {
         await this.stop();
         throw new Error(
           `mosquitto did not accept connections on 127.0.0.1:${this.port} within ` +
-            `${this.#startTimeoutMs} ms:\n${this.logs().slice(logStart).trim()}`,
+            `${this.#startTimeoutMs} ms:\n${this.#logSince(logStart).trim()}`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 5));
