@@ -390,6 +390,6 @@ export const PropertyId = {
 export type PropertyId = typeof PropertyId[keyof typeof PropertyId];
 
 /** The largest value of a Variable Byte Integer: 268,435,455. */
-export const MAX_VARIABLE_BYTE_INTEGER = 268_435_455;
+export const MAX_VARIABLE_BYTE_INTEGER: number = 268_435_455;
 /** The largest packet MQTT can frame: a 5-byte fixed header plus 268,435,455. */
-export const MAX_PACKET_SIZE = MAX_VARIABLE_BYTE_INTEGER + 5;
+export const MAX_PACKET_SIZE: number = MAX_VARIABLE_BYTE_INTEGER + 5;

@@ -1,0 +1,72 @@
+// The examples and the README's code run against a real Mosquitto, so they cannot rot.
+
+import assert from "node:assert/strict";
+import { brokerAvailable, startMosquitto } from "../_util/mosquitto.ts";
+import { demo } from "../../examples/demo.ts";
+import { requestResponse } from "../../examples/request_response.ts";
+
+const readme = new URL("../../README.md", import.meta.url);
+const modUrl = new URL("../../mod.ts", import.meta.url).href;
+
+/** The fenced ```ts blocks of the README that are not marked `ignore`. */
+async function readmeBlocks(): Promise<string[]> {
+  const text = await Deno.readTextFile(readme);
+  return [...text.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+}
+
+Deno.test({
+  name: "examples run against Mosquitto",
+  ignore: !brokerAvailable,
+  async fn(t) {
+    await using broker = await startMosquitto();
+    const server = {
+      hostname: broker.hostname,
+      port: broker.port,
+      username: broker.username,
+      password: broker.password,
+    };
+    const lines: string[] = [];
+
+    await t.step(
+      "demo.ts delivers both messages exactly once, the second after a recovery",
+      async () => {
+        const result = await demo({ ...server, log: (line) => lines.push(line) });
+        assert.deepEqual(result.received, ["Hello World!", "Exactly once"]);
+        assert.ok(
+          lines.some((l) => l.includes("reconnected: session present true")),
+          lines.join("\n"),
+        );
+      },
+    );
+
+    await t.step(
+      "request_response.ts gets the answer matched by its Correlation Data",
+      async () => {
+        const answer = await requestResponse({ ...server, log: (line) => lines.push(line) });
+        assert.equal(answer, "It is 1970-01-01T00:00:00.000Z");
+      },
+    );
+
+    await t.step("the README's code blocks run as written", async () => {
+      const blocks = await readmeBlocks();
+      assert.ok(blocks.length >= 1, "the README has runnable ts blocks");
+      for (const [i, block] of blocks.entries()) {
+        const code = block
+          .replaceAll('"./mod.ts"', JSON.stringify(modUrl))
+          .replaceAll("port: 1883", `port: ${broker.port}`);
+        assert.notEqual(code, block, `README block ${i} connects to the example broker`);
+        const file = `${broker.dir}/readme_${i}.ts`;
+        await Deno.writeTextFile(file, code);
+        const log = console.log;
+        const printed: string[] = [];
+        console.log = (...args: unknown[]) => printed.push(args.join(" "));
+        try {
+          await import(new URL(`file://${file}`).href);
+        } finally {
+          console.log = log;
+        }
+        if (i === 0) assert.deepEqual(printed, ["readme/hello Hello World!"]);
+      }
+    });
+  },
+});
