@@ -3,16 +3,26 @@
  * `mqtt5`, password `mqtt5-secret`) on a free loopback port, runs an example against it, and stops
  * the broker.
  *
- * `deno run -P=demo examples/with_broker.ts [demo | request_response]` (that is `deno task demo`).
+ * `deno run -P=demo examples/with_broker.ts [demo | request_response | session_recovery | manual_ack |
+ * keepalive_loop]` (`deno task demo` runs the demo).
  *
  * @module
  */
 
 import { startMosquitto } from "../tests/_util/mosquitto.ts";
 import { demo } from "./demo.ts";
+import { keepaliveLoop } from "./keepalive_loop.ts";
+import { manualAck } from "./manual_ack.ts";
 import { requestResponse } from "./request_response.ts";
+import { sessionRecovery } from "./session_recovery.ts";
 
-const examples = { demo, request_response: requestResponse } as const;
+const examples = {
+  demo,
+  request_response: requestResponse,
+  session_recovery: sessionRecovery,
+  manual_ack: manualAck,
+  keepalive_loop: keepaliveLoop,
+} as const;
 const name = (Deno.args[0] ?? "demo") as keyof typeof examples;
 const run = examples[name];
 if (run === undefined) {

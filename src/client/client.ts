@@ -461,7 +461,8 @@ export class Client {
    * Packet Size or any other rule ({@linkcode EncodeError}).
    *
    * Once the PUBLISH is queued the flight is in the session even if the signal aborts the wait:
-   * the abort only stops waiting for the write.
+   * the abort only stops waiting for the write. If the connection fails during the write, a
+   * {@linkcode ConnectionClosedError} carrying the `packetId` says the flight is kept for recovery.
    *
    * @example Publishing at QoS 1
    * ```ts ignore
@@ -577,7 +578,18 @@ export class Client {
       this.session.addPublication(packetId, stored);
       this.#sentHere.add(packetId);
     }
-    await raceAbort(this.#send(bytes), options.signal);
+    try {
+      await raceAbort(this.#send(bytes), options.signal);
+    } catch (e) {
+      if (packetId !== undefined && e instanceof ConnectionClosedError) {
+        // The flight is in the session: say so, so the application can count on its recovery.
+        throw new ConnectionClosedError(
+          `${e.message}; publication ${packetId} is kept in the session: resend it after reconnecting`,
+          { cause: e, reasonCode: e.reasonCode, packetId },
+        );
+      }
+      throw e;
+    }
     return packetId;
   }
 

@@ -43,10 +43,16 @@ export class NotConnectedError extends MqttError {
  * ```
  */
 export class ConnectionClosedError extends MqttError {
+  /**
+   * The Packet Identifier of a QoS 1/2 publication whose write failed: its flight is kept in the
+   * session, to be resent after reconnecting. `undefined` for other calls.
+   */
+  readonly packetId: number | undefined;
   /** Creates the error. */
-  constructor(message: string, options: MqttErrorOptions = {}) {
+  constructor(message: string, options: MqttErrorOptions & { packetId?: number } = {}) {
     super(message, { recoverable: false, ...options });
     this.name = "ConnectionClosedError";
+    this.packetId = options.packetId;
   }
 }
 

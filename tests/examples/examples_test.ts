@@ -4,6 +4,9 @@ import assert from "node:assert/strict";
 import { brokerAvailable, startMosquitto } from "../_util/mosquitto.ts";
 import { demo } from "../../examples/demo.ts";
 import { requestResponse } from "../../examples/request_response.ts";
+import { sessionRecovery } from "../../examples/session_recovery.ts";
+import { manualAck } from "../../examples/manual_ack.ts";
+import { keepaliveLoop } from "../../examples/keepalive_loop.ts";
 
 const readme = new URL("../../README.md", import.meta.url);
 const modUrl = new URL("../../mod.ts", import.meta.url).href;
@@ -44,6 +47,40 @@ Deno.test({
       async () => {
         const answer = await requestResponse({ ...server, log: (line) => lines.push(line) });
         assert.equal(answer, "It is 1970-01-01T00:00:00.000Z");
+      },
+    );
+
+    await t.step(
+      "session_recovery.ts: both cuts recovered, each message delivered once",
+      async () => {
+        const deliveries = await sessionRecovery({ ...server, log: (line) => lines.push(line) });
+        assert.deepEqual(deliveries, { first: 1, second: 1 });
+        assert.ok(lines.some((l) => l.includes("awaiting-pubrec -> republish")), lines.join("\n"));
+        assert.ok(
+          lines.some((l) => l.includes("awaiting-pubcomp -> re-release")),
+          lines.join("\n"),
+        );
+      },
+    );
+
+    await t.step("manual_ack.ts: the unacknowledged message comes again with DUP", async () => {
+      const result = await manualAck({ ...server, log: (line) => lines.push(line) });
+      assert.deepEqual(result.stored, ["one", "two", "three"]);
+      assert.deepEqual(result.redelivered, { text: "three", dup: true });
+    });
+
+    await t.step(
+      "keepalive_loop.ts: pings when due, reconnects, loses no publication",
+      async () => {
+        const result = await keepaliveLoop({
+          ...server,
+          keepAlive: 1,
+          durationMs: 3000,
+          log: (line) => lines.push(line),
+        });
+        assert.ok(result.pongs >= 1, JSON.stringify(result));
+        assert.equal(result.reconnects, 1);
+        assert.equal(result.acknowledged, result.published);
       },
     );
 
