@@ -7,7 +7,7 @@
  * The layers, each also importable on its own:
  * - `@scope/mqtt5/codec`: pure, synchronous MQTT 5.0 packets to bytes and back.
  * - `@scope/mqtt5/session`: protocol state without I/O.
- * - `@scope/mqtt5/transport`: byte streams (TCP).
+ * - `@scope/mqtt5/transport`: byte streams (TCP, TLS).
  * - `@scope/mqtt5/client`: the {@linkcode Client}.
  *
  * @example Publish and receive at QoS 2

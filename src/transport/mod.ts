@@ -1,6 +1,8 @@
 /**
  * The transports of mqtt5: byte streams with no protocol logic. {@linkcode connectTcp} opens a TCP
- * connection with `Deno.connect`; any object of the {@linkcode Transport} shape works too.
+ * connection with `Deno.connect`, {@linkcode connectTls} a TLS one with `Deno.connectTls` (server
+ * verification, client certificates, ALPN); any object of the {@linkcode Transport} shape works
+ * too.
  *
  * @example Connecting over TCP
  * ```ts ignore
@@ -9,8 +11,22 @@
  * transport.close();
  * ```
  *
+ * @example Connecting over TLS with a client certificate
+ * ```ts ignore
+ * import { connectTls } from "@scope/mqtt5/transport";
+ * const transport = await connectTls({
+ *   hostname: "localhost",
+ *   port: 8883,
+ *   caCerts: [await Deno.readTextFile("ca.crt")],
+ *   cert: await Deno.readTextFile("client.crt"),
+ *   key: await Deno.readTextFile("client.key"),
+ * });
+ * transport.close();
+ * ```
+ *
  * @module
  */
 
 export * from "./transport.ts";
 export * from "./tcp.ts";
+export * from "./tls.ts";
