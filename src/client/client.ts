@@ -38,6 +38,7 @@ import {
   ServerCapabilityError,
 } from "./errors.ts";
 import { PacketReader, raceAbort } from "./reader.ts";
+import { clientLog as log, tracePacket } from "./_log.ts";
 import type {
   AcknowledgeOptions,
   AuthEvent,
@@ -227,6 +228,10 @@ export class Client {
     this.#connectOptions = options;
     this.#transport = transport;
     this.#state = "connecting";
+    log.debug("Connecting as {clientId} (clean start: {cleanStart})", {
+      clientId: connect.clientId,
+      cleanStart,
+    });
     this.#reader = new PacketReader(transport.readable, {
       strict: this.#strict,
       ...(options.maximumPacketSize !== undefined
@@ -340,6 +345,9 @@ export class Client {
   async #onConnack(packet: Connack, connect: Connect, cleanStart: boolean): Promise<ConnectResult> {
     const p = packet.properties ?? {};
     if (packet.reasonCode >= 0x80) {
+      log.error(`The server refused the connection: ${describeReasonCode(packet.reasonCode)}`, {
+        reasonString: p.reasonString,
+      });
       this.#close();
       throw new ConnectionRefusedError(packet.reasonCode, {
         ...(p.reasonString !== undefined ? { reasonString: p.reasonString } : {}),
@@ -382,6 +390,10 @@ export class Client {
       // The server holds no session: the client's state must go too [MQTT-3.2.2-5].
       discarded = this.session.state.outgoing.slice();
       this.session.clear();
+      log.warning(
+        "The server holds no session: the client's session is discarded, with {count} outgoing flights {packetIds}",
+        { count: discarded.length, packetIds: discarded.map((f) => f.packetId) },
+      );
     }
     const limits: ServerLimits = {
       receiveMaximum: p.receiveMaximum ?? 65_535,
@@ -399,6 +411,20 @@ export class Client {
     this.#keepAlive = p.serverKeepAlive ?? connect.keepAlive ?? 0;
     this.#sessionExpiry = p.sessionExpiryInterval ?? connect.properties?.sessionExpiryInterval ?? 0;
     this.#state = "connected";
+    log.info(
+      "Connected as {clientId}; session present: {sessionPresent}; keep alive {keepAlive} s; session expiry {sessionExpiryInterval} s",
+      {
+        clientId,
+        sessionPresent: packet.sessionPresent,
+        keepAlive: this.#keepAlive,
+        sessionExpiryInterval: this.#sessionExpiry,
+      },
+    );
+    if (log.isEnabledFor("debug")) {
+      log.debug(
+        "The server's limits: " + Object.entries(limits).map(([k, v]) => `${k}=${v}`).join(" "),
+      );
+    }
     return {
       sessionPresent: packet.sessionPresent,
       clientId,
@@ -547,6 +573,9 @@ export class Client {
     let packetId: number | undefined;
     if (qos > 0) {
       if (this.session.state.outgoing.length >= limits.receiveMaximum) {
+        log.debug("Quota used up: {receiveMaximum} in flight, the server's Receive Maximum", {
+          receiveMaximum: limits.receiveMaximum,
+        });
         throw new QuotaExceededError(limits.receiveMaximum);
       }
       packetId = this.session.allocatePacketId((id) => this.#pendingSubs.has(id));
@@ -559,10 +588,15 @@ export class Client {
       if (previous !== undefined) this.#outboundTopics.delete(previous);
       this.#outboundAliases.set(alias, options.topic);
       this.#outboundTopics.set(options.topic, alias);
+      log.debug("Topic Alias {alias} now stands for {topic}", { alias, topic: options.topic });
     }
     if (autoAlias !== undefined) {
       this.#outboundAliases.set(autoAlias, topic);
       this.#outboundTopics.set(topic, autoAlias);
+      log.debug("Topic Alias {alias} now stands for {topic} (automatic)", {
+        alias: autoAlias,
+        topic,
+      });
     }
     if (packetId !== undefined) {
       const stored: StoredPublication = {
@@ -577,6 +611,14 @@ export class Client {
       }
       this.session.addPublication(packetId, stored);
       this.#sentHere.add(packetId);
+      if (log.isEnabledFor("debug")) {
+        const state = qos === 1 ? "awaiting-puback" : "awaiting-pubrec";
+        log.debug(`Flight {packetId} ${state}; {inFlight} of {receiveMaximum} in flight`, {
+          packetId,
+          inFlight: this.session.state.outgoing.length,
+          receiveMaximum: limits.receiveMaximum,
+        });
+      }
     }
     try {
       await raceAbort(this.#send(bytes), options.signal);
@@ -635,6 +677,7 @@ export class Client {
     if (pub.properties !== undefined) packet.properties = pub.properties;
     const bytes = encode(packet, this.#encodeOptions());
     this.#sentHere.add(packetId);
+    log.debug(`Flight {packetId} ${flight.state}: PUBLISH sent again with DUP`, { packetId });
     await raceAbort(this.#send(bytes), options.signal);
   }
 
@@ -658,6 +701,7 @@ export class Client {
     }
     const bytes = encode({ type: PacketType.Pubrel, packetId }, this.#encodeOptions());
     this.#sentHere.add(packetId);
+    log.debug("Flight {packetId} awaiting-pubcomp: PUBREL sent again", { packetId });
     await raceAbort(this.#send(bytes), options.signal);
   }
 
@@ -890,9 +934,19 @@ export class Client {
         if (props.reasonString !== undefined) {
           const { reasonString: _, ...rest } = props;
           p.properties = rest;
+          log.debug(
+            `Left out the Reason String of ${
+              packetTypeName[packet.type]
+            } to fit the server's Maximum Packet Size`,
+          );
         } else if (props.userProperties !== undefined) {
           const { userProperties: _, ...rest } = props;
           p.properties = rest;
+          log.debug(
+            `Left out the User Properties of ${
+              packetTypeName[packet.type]
+            } to fit the server's Maximum Packet Size`,
+          );
         } else {
           throw e;
         }
@@ -950,10 +1004,14 @@ export class Client {
         );
       }
       const error = e instanceof MqttError ? e : new ConnectionClosedError(String(e), { cause: e });
+      if (this.#state === "closed") {
+        log.debug("Reading ended: {message}", { message: error.message });
+      } else log.error("The connection failed: {message}", { message: error.message });
       this.#close(error);
       throw error;
     }
     this.#lastReceived = Date.now();
+    if (log.isEnabledFor("trace")) tracePacket("<-", packet);
     return packet;
   }
 
@@ -990,6 +1048,9 @@ export class Client {
         if (flight === undefined || flight.state !== expected) {
           if (packet.type === PacketType.Pubrec) {
             // Unknown id: answer PUBREL 0x92 (Packet Identifier not found), as section 4.3.3 allows.
+            log.warning("PUBREC for {packetId}, which is not in flight: PUBREL 0x92", {
+              packetId: packet.packetId,
+            });
             this.#sendNow(
               encode({ type: PacketType.Pubrel, packetId: packet.packetId, reasonCode: 0x92 }),
             );
@@ -1004,10 +1065,35 @@ export class Client {
         }
         if (packet.type === PacketType.Pubrec && reasonCode < 0x80) {
           this.session.released(flight);
+          if (log.isEnabledFor("debug")) {
+            log.debug("Flight {packetId} awaiting-pubcomp; PUBREL queued", {
+              packetId: packet.packetId,
+            });
+          }
           this.#sendNow(encode({ type: PacketType.Pubrel, packetId: packet.packetId }));
           return { type: "received", packetId: packet.packetId, reasonCode, properties };
         }
         this.session.removeFlight(packet.packetId);
+        if (reasonCode >= 0x80) {
+          log.warning(
+            `The server rejected publication {packetId} to {topic}: ${
+              packetTypeName[packet.type]
+            } ${describeReasonCode(reasonCode)}`,
+            {
+              packetId: packet.packetId,
+              topic: flight.publication?.topic,
+              reasonString: properties.reasonString,
+            },
+          );
+        } else if (log.isEnabledFor("debug")) {
+          log.debug(
+            `Flight {packetId} over (${packetTypeName[packet.type]}); {inFlight} in flight`,
+            {
+              packetId: packet.packetId,
+              inFlight: this.session.state.outgoing.length,
+            },
+          );
+        }
         // A failing PUBCOMP (0x92) still ends the flow: the message was released already.
         if (reasonCode >= 0x80 && packet.type !== PacketType.Pubcomp) {
           return {
@@ -1032,6 +1118,13 @@ export class Client {
           ? this.session.hasIncoming(packet.packetId)
           : this.session.removeIncoming(packet.packetId);
         const reasonCode = packet.reasonCode ?? 0;
+        if (!known) {
+          log.warning("PUBREL for {packetId}, which awaits no release: PUBCOMP 0x92", {
+            packetId: packet.packetId,
+          });
+        } else if (log.isEnabledFor("debug")) {
+          log.debug("Incoming QoS 2 {packetId} released", { packetId: packet.packetId });
+        }
         if (known && this.#manualAck) {
           this.#inbound.push({
             packetId: packet.packetId,
@@ -1072,6 +1165,13 @@ export class Client {
         }
         this.#pendingSubs.delete(packet.packetId);
         const properties = packet.properties ?? {};
+        packet.reasonCodes.forEach((code, i) => {
+          const fields = { filter: pending.filters[i] };
+          const reason = describeReasonCode(code);
+          if (code >= 0x80) {
+            log.warning(`The server refused ${kind}scribing {filter}: ${reason}`, fields);
+          } else log.debug(`${kind === "sub" ? "S" : "Uns"}ubscribed {filter}: ${reason}`, fields);
+        });
         if (packet.type === PacketType.Suback) {
           this.session.recordSubscriptions(
             pending.requests.flatMap((r, i) => {
@@ -1119,6 +1219,10 @@ export class Client {
           );
         }
         const reasonCode = packet.reasonCode ?? 0;
+        const said = `The server disconnected: ${describeReasonCode(reasonCode)}`;
+        const fields = { reasonString: properties.reasonString };
+        if (reasonCode === 0) log.info(said, fields);
+        else log.warning(said + " {reasonString}", fields);
         this.#close(
           new ConnectionClosedError(`The server disconnected: ${describeReasonCode(reasonCode)}`, {
             reasonCode,
@@ -1189,6 +1293,7 @@ export class Client {
         topic = known;
       } else {
         this.#inboundAliases.set(alias, topic);
+        log.debug("The server's Topic Alias {alias} now stands for {topic}", { alias, topic });
       }
     }
     const qos = packet.qos;
@@ -1205,6 +1310,7 @@ export class Client {
           this.#sendNow(ack);
         }
       }
+      log.warning("Refused a publication to {topic} whose payload is not UTF-8 (0x99)", { topic });
       return { type: "refused", topic, qos, packetId, reasonCode: 0x99 };
     }
     if (qos > 0) {
@@ -1212,6 +1318,9 @@ export class Client {
       if (qos === 2 && this.session.hasIncoming(id)) {
         // Its PUBREC was sent already: answer again, do not deliver twice [MQTT-4.3.3-10].
         this.#sendNow(encode({ type: PacketType.Pubrec, packetId: id }));
+        log.debug("Incoming QoS 2 {packetId} again: PUBREC again, not delivered twice", {
+          packetId: id,
+        });
         return { type: "duplicate", packetId: id, topic };
       }
       if (this.#inbound.some((e) => e.packetId === id && e.stage === "publish")) {
@@ -1237,6 +1346,9 @@ export class Client {
         this.#sendNow(encode({ type: PacketType.Puback, packetId: id }));
       } else {
         this.session.addIncoming(id);
+        if (log.isEnabledFor("debug")) {
+          log.debug("Incoming QoS 2 {packetId} awaits PUBREL", { packetId: id });
+        }
         this.#sendNow(encode({ type: PacketType.Pubrec, packetId: id }));
       }
     }
@@ -1279,6 +1391,7 @@ export class Client {
     });
     // Nothing may follow DISCONNECT [MQTT-3.14.4-1].
     this.#state = "closed";
+    log.info(`Disconnecting: ${describeReasonCode(options.reasonCode ?? 0)}; the session is kept`);
     try {
       await raceAbort(this.#send(bytes, true), options.signal);
     } finally {
@@ -1296,6 +1409,9 @@ export class Client {
    * ```
    */
   abort(): void {
+    if (this.#transport !== undefined && this.#state !== "closed") {
+      log.info("Aborting the connection without DISCONNECT; the session is kept");
+    }
     this.#close(new ConnectionClosedError("The client aborted the connection"));
   }
 
@@ -1329,6 +1445,10 @@ export class Client {
     cause?: unknown,
   ): Promise<ProtocolViolationError> {
     const error = new ProtocolViolationError(message, reasonCode, { statement, cause });
+    log.error(
+      `Protocol violation by the server: {message}; DISCONNECT ${describeReasonCode(reasonCode)}`,
+      { message, statement },
+    );
     if (this.#transport !== undefined && this.#state !== "closed") {
       try {
         this.#state = "closed";
@@ -1359,6 +1479,7 @@ export class Client {
         this.#closeError ?? new NotConnectedError("Cannot send: the connection is closed"),
       );
     }
+    if (log.isEnabledFor("trace")) tracePacket("->", bytes);
     this.#batch.push(bytes);
     this.#batchBytes += bytes.length;
     let done = this.#batchDone;
@@ -1401,6 +1522,9 @@ export class Client {
             `Writing to the connection failed: ${e instanceof Error ? e.message : String(e)}`,
             { cause: e },
           );
+          if (this.#state === "closed") {
+            log.debug("Writing ended: {message}", { message: error.message });
+          } else log.error("Writing to the connection failed: {message}", { message: String(e) });
           done.reject(this.#closeError ?? error);
           this.#close(error);
           return;

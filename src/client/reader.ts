@@ -7,6 +7,7 @@
 
 import { decodeBody, DecodeError, frame, type Packet } from "../codec/mod.ts";
 import { ConnectionClosedError } from "./errors.ts";
+import { readerLog as log } from "./_log.ts";
 
 /** Options of {@linkcode PacketReader}. */
 export interface PacketReaderOptions {
@@ -116,6 +117,7 @@ export class PacketReader {
       if (this.#error !== undefined) throw this.#error;
       if (this.#eof) {
         const partial = this.buffered;
+        log.debug("The stream ended with {partial} bytes of a packet buffered", { partial });
         throw new ConnectionClosedError(
           partial > 0
             ? `The connection closed in the middle of a packet (${partial} bytes of it received)`
@@ -148,6 +150,9 @@ export class PacketReader {
     }
     if (f.length !== undefined && f.length > this.#buf.length) {
       // Too large for the read-ahead buffer: read the rest straight into its own buffer.
+      log.debug("A packet of {length} bytes is larger than the read-ahead buffer: own buffer", {
+        length: f.length,
+      });
       const own = new Uint8Array(f.length);
       own.set(this.#buf.subarray(this.#start, this.#end));
       this.#big = own;
@@ -218,6 +223,9 @@ export class PacketReader {
       this.#bytesRead += n;
       if (big !== undefined) this.#bigFilled += n;
       else this.#end += n;
+      if (log.isEnabledFor("trace")) {
+        log.trace("Read {n} bytes; {buffered} buffered", { n, buffered: this.buffered });
+      }
     } catch (e) {
       this.#error = e instanceof DecodeError ? e : new ConnectionClosedError(
         `The connection failed: ${e instanceof Error ? e.message : String(e)}`,
