@@ -179,6 +179,7 @@ export class PeerHarness implements AsyncDisposable {
     readonly conn: PeerConnection,
     readonly connect: Packet & { type: typeof PacketType.Connect },
     readonly result: ConnectResult,
+    readonly ownsPeer: boolean,
   ) {}
 
   /** The next packet the client sent, decoded with the codec. */
@@ -196,9 +197,11 @@ export class PeerHarness implements AsyncDisposable {
     equal((await this.conn.readUntilClosed()).length, 0, "nothing more from the client");
   }
 
+  /** Aborts the client; closes the peer too unless it was given to {@linkcode openPeer}. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.client.abort();
-    await this.peer[Symbol.asyncDispose]();
+    this.conn.close();
+    if (this.ownsPeer) await this.peer[Symbol.asyncDispose]();
   }
 }
 
@@ -210,7 +213,7 @@ export interface OpenPeerOptions {
   client?: ClientOptions;
   /** What the CONNACK says besides success. */
   connack?: Partial<Connack>;
-  /** A peer to reuse (for a reconnect); a new one otherwise. */
+  /** A peer to reuse (for a reconnect; the caller disposes it); a new one otherwise. */
   peer?: Peer;
   /** A client to reuse (for a reconnect). */
   reuse?: Client;
@@ -230,7 +233,7 @@ export async function openPeer(options: OpenPeerOptions = {}): Promise<PeerHarne
   await conn.write(
     encode({ type: PacketType.Connack, sessionPresent: false, reasonCode: 0, ...options.connack }),
   );
-  return new PeerHarness(peer, client, conn, connect, await connecting);
+  return new PeerHarness(peer, client, conn, connect, await connecting, options.peer === undefined);
 }
 
 /**
