@@ -422,7 +422,9 @@ export class Client {
     );
     if (log.isEnabledFor("debug")) {
       log.debug(
-        "The server's limits: " + Object.entries(limits).map(([k, v]) => `${k}=${v}`).join(" "),
+        "The server's limits: " +
+          Object.entries(limits).flatMap(([k, v]) => v === undefined ? [] : [`${k}=${v}`])
+            .join(" "),
       );
     }
     return {
@@ -1123,7 +1125,9 @@ export class Client {
             packetId: packet.packetId,
           });
         } else if (log.isEnabledFor("debug")) {
-          log.debug("Incoming QoS 2 {packetId} released", { packetId: packet.packetId });
+          log.debug("Incoming QoS 2 publication {packetId} released", {
+            packetId: packet.packetId,
+          });
         }
         if (known && this.#manualAck) {
           this.#inbound.push({
@@ -1318,9 +1322,12 @@ export class Client {
       if (qos === 2 && this.session.hasIncoming(id)) {
         // Its PUBREC was sent already: answer again, do not deliver twice [MQTT-4.3.3-10].
         this.#sendNow(encode({ type: PacketType.Pubrec, packetId: id }));
-        log.debug("Incoming QoS 2 {packetId} again: PUBREC again, not delivered twice", {
-          packetId: id,
-        });
+        log.debug(
+          "Incoming QoS 2 publication {packetId} again: PUBREC again, not delivered twice",
+          {
+            packetId: id,
+          },
+        );
         return { type: "duplicate", packetId: id, topic };
       }
       if (this.#inbound.some((e) => e.packetId === id && e.stage === "publish")) {
@@ -1347,7 +1354,7 @@ export class Client {
       } else {
         this.session.addIncoming(id);
         if (log.isEnabledFor("debug")) {
-          log.debug("Incoming QoS 2 {packetId} awaits PUBREL", { packetId: id });
+          log.debug("Incoming QoS 2 publication {packetId} awaits PUBREL", { packetId: id });
         }
         this.#sendNow(encode({ type: PacketType.Pubrec, packetId: id }));
       }
