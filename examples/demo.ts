@@ -10,6 +10,7 @@
  */
 
 import { Client, connectTcp, Session } from "../mod.ts";
+import { configureLogging } from "./_log.ts";
 
 /** Where the demo connects. */
 export interface DemoOptions {
@@ -115,6 +116,8 @@ export async function demo(options: DemoOptions): Promise<DemoResult> {
 }
 
 if (import.meta.main) {
+  // `MQTT5_LOG=trace deno run --allow-net --allow-env=MQTT5_LOG examples/demo.ts` logs every packet.
+  await configureLogging();
   const [hostname = "127.0.0.1", port = "1883", username, password] = Deno.args;
   await demo({
     hostname,

@@ -10,6 +10,7 @@
  */
 
 import { startMosquitto } from "../tests/_util/mosquitto.ts";
+import { configureLogging } from "./_log.ts";
 import { demo } from "./demo.ts";
 import { keepaliveLoop } from "./keepalive_loop.ts";
 import { manualAck } from "./manual_ack.ts";
@@ -29,6 +30,8 @@ if (run === undefined) {
   console.error(`Unknown example ${name}; pick one of: ${Object.keys(examples).join(", ")}`);
   Deno.exit(2);
 }
+// `MQTT5_LOG=debug deno task demo` shows what the client does (trace: every packet).
+await configureLogging();
 const config = (await Deno.readTextFile(new URL("./mosquitto.conf", import.meta.url)))
   .split("\n")
   .map((line) => line.trim())

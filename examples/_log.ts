@@ -1,0 +1,30 @@
+/**
+ * Turns on mqtt5's logging from the `MQTT5_LOG` environment variable, for the examples:
+ * `MQTT5_LOG=debug deno task demo`. The library logs through LogTape and never configures it; an
+ * application does, once, as here: a console sink for the `mqtt5` categories at the level given
+ * (`trace`, `debug`, `info`, `warning`, `error`).
+ *
+ * @module
+ */
+
+import { configure, getConsoleSink, parseLogLevel } from "@logtape/logtape";
+
+/**
+ * Configures LogTape when `MQTT5_LOG` is set (and readable: `--allow-env=MQTT5_LOG`); otherwise
+ * does nothing, and mqtt5 stays silent. Returns the level turned on, if any.
+ */
+export async function configureLogging(): Promise<string | undefined> {
+  const permission = { name: "env", variable: "MQTT5_LOG" } as const;
+  if (Deno.permissions.querySync(permission).state !== "granted") return undefined;
+  const value = Deno.env.get("MQTT5_LOG");
+  if (value === undefined || value === "") return undefined;
+  const level = parseLogLevel(value);
+  await configure({
+    sinks: { console: getConsoleSink() },
+    loggers: [
+      { category: ["mqtt5"], lowestLevel: level, sinks: ["console"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+    ],
+  });
+  return level;
+}
