@@ -10,10 +10,9 @@
  *   every packet).
  *
  * With logging off, a QoS 0 publication makes one check (when its PUBLISH is queued), a QoS 1
- * round trip five (the flight, the PUBLISH, the read, the PUBACK received, its flight's end). For
- * an A/B against a client without any logging call, run `deno bench --filter "logging off"` with
- * this file copied into a worktree of the commit before logging was added (66a9df7): it runs
- * there unchanged.
+ * round trip four (the flight, the PUBLISH, the read, the PUBACK received). For an A/B against a
+ * client without any logging call, run `deno bench --filter "logging off"` with this file copied
+ * into a worktree of the commit before logging was added (66a9df7): it runs there unchanged.
  *
  * @module
  */

@@ -150,6 +150,8 @@ export class Client {
   #batchDone: PromiseWithResolvers<void> | undefined;
   #writing = false;
   #closeError: MqttError | undefined;
+  /** Whether debug logging was on when the packet being handled was read. */
+  #debug = false;
 
   /** Creates a client; nothing happens until {@linkcode Client.connect}. */
   constructor(options: ClientOptions = {}) {
@@ -1013,7 +1015,9 @@ export class Client {
       throw error;
     }
     this.#lastReceived = Date.now();
-    if (log.isEnabledFor("trace")) tracePacket("<-", packet);
+    // One check per packet read when logging is off; #handle() reuses it.
+    this.#debug = log.isEnabledFor("debug");
+    if (this.#debug && log.isEnabledFor("trace")) tracePacket("<-", packet);
     return packet;
   }
 
@@ -1067,7 +1071,7 @@ export class Client {
         }
         if (packet.type === PacketType.Pubrec && reasonCode < 0x80) {
           this.session.released(flight);
-          if (log.isEnabledFor("debug")) {
+          if (this.#debug) {
             log.debug("Flight {packetId} awaiting-pubcomp; PUBREL queued", {
               packetId: packet.packetId,
             });
@@ -1087,7 +1091,7 @@ export class Client {
               reasonString: properties.reasonString,
             },
           );
-        } else if (log.isEnabledFor("debug")) {
+        } else if (this.#debug) {
           log.debug(
             `Flight {packetId} over (${packetTypeName[packet.type]}); {inFlight} in flight`,
             {
@@ -1124,7 +1128,7 @@ export class Client {
           log.warning("PUBREL for {packetId}, which awaits no release: PUBCOMP 0x92", {
             packetId: packet.packetId,
           });
-        } else if (log.isEnabledFor("debug")) {
+        } else if (this.#debug) {
           log.debug("Incoming QoS 2 publication {packetId} released", {
             packetId: packet.packetId,
           });
@@ -1353,7 +1357,7 @@ export class Client {
         this.#sendNow(encode({ type: PacketType.Puback, packetId: id }));
       } else {
         this.session.addIncoming(id);
-        if (log.isEnabledFor("debug")) {
+        if (this.#debug) {
           log.debug("Incoming QoS 2 publication {packetId} awaits PUBREL", { packetId: id });
         }
         this.#sendNow(encode({ type: PacketType.Pubrec, packetId: id }));
