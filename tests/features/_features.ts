@@ -14,6 +14,7 @@ import {
   type Packet,
   PacketType,
   ProtocolViolationError,
+  type Publish,
   type PublishProperties,
   type QoS,
   type SubscribeOptions,
@@ -159,7 +160,7 @@ export function publishPacket(
   qos: QoS,
   packetId?: number,
   properties?: PublishProperties,
-): Packet {
+): Publish {
   return {
     type: PacketType.Publish,
     topic,
