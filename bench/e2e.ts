@@ -1,0 +1,507 @@
+/**
+ * The end-to-end benchmark: `deno task bench:e2e`. It starts Mosquitto, runs each workload for
+ * each client in a process of its own, at least three times, and prints the medians with their
+ * ratios as a Markdown table (see BENCHMARKS.md for the method).
+ *
+ * Clients: `raw` (the ceiling: pre-encoded packets on a plain socket, `e2e/raw.ts`), `mqtt5` (this
+ * library, `e2e/mqtt5.ts`), `mqttjs-node` (MQTT.js on Node, the baseline, `node/mqttjs.mjs`) and
+ * `mqttjs-deno` (MQTT.js under Deno, `e2e/mqttjs_deno.ts`).
+ *
+ * Options: `--runs=N` (default 3), `--only=qos1,lat0,...` (workload names), `--clients=raw,mqtt5`,
+ * `--json=FILE` (every result), `--cpu-prof` (profiles of the mqtt5 workers in `bench/.profiles/`),
+ * `--quick` (a tenth of the messages, for trying things out).
+ *
+ * @module
+ */
+
+import { startMosquitto } from "../tests/_util/mosquitto.ts";
+import type { WorkerConfig, WorkerResult } from "./e2e/_common.ts";
+
+const HERE = new URL(".", import.meta.url);
+const path = (relative: string) => decodeURIComponent(new URL(relative, HERE).pathname);
+
+const flags = new Map(
+  Deno.args.map((a) => {
+    const [k, v] = a.replace(/^--/, "").split("=", 2);
+    return [k!, v ?? "true"] as const;
+  }),
+);
+const runs = Number(flags.get("runs") ?? 3);
+const quick = flags.has("quick");
+const cpuProf = flags.has("cpu-prof");
+
+type ClientName = "raw" | "mqtt5" | "mqttjs-node" | "mqttjs-deno";
+const CLIENTS: ClientName[] = ["raw", "mqtt5", "mqttjs-node", "mqttjs-deno"];
+const clients = (flags.get("clients")?.split(",") ?? CLIENTS) as ClientName[];
+
+/** The broker a workload runs on. */
+type BrokerName = "default" | "inflight";
+
+interface Workload {
+  name: string;
+  title: string;
+  broker: BrokerName;
+  kind: WorkerConfig["kind"];
+  qos: 0 | 1 | 2;
+  count: number;
+  size: number;
+}
+
+const scale = quick ? 0.1 : 1;
+const WORKLOADS: Workload[] = [
+  {
+    name: "qos0",
+    title: "QoS 0, 64 B",
+    broker: "default",
+    kind: "throughput",
+    qos: 0,
+    count: 100_000,
+    size: 64,
+  },
+  {
+    name: "qos1",
+    title: "QoS 1, 64 B",
+    broker: "default",
+    kind: "throughput",
+    qos: 1,
+    count: 50_000,
+    size: 64,
+  },
+  {
+    name: "qos2",
+    title: "QoS 2, 64 B",
+    broker: "default",
+    kind: "throughput",
+    qos: 2,
+    count: 20_000,
+    size: 64,
+  },
+  {
+    name: "qos1-wide",
+    title: "QoS 1, 64 B, Receive Maximum 1000",
+    broker: "inflight",
+    kind: "throughput",
+    qos: 1,
+    count: 50_000,
+    size: 64,
+  },
+  {
+    name: "qos2-wide",
+    title: "QoS 2, 64 B, Receive Maximum 1000",
+    broker: "inflight",
+    kind: "throughput",
+    qos: 2,
+    count: 20_000,
+    size: 64,
+  },
+  {
+    name: "lat0",
+    title: "latency QoS 0",
+    broker: "default",
+    kind: "latency",
+    qos: 0,
+    count: 5_000,
+    size: 64,
+  },
+  {
+    name: "lat1",
+    title: "latency QoS 1",
+    broker: "default",
+    kind: "latency",
+    qos: 1,
+    count: 5_000,
+    size: 64,
+  },
+  {
+    name: "large",
+    title: "QoS 1, 1 MiB",
+    broker: "default",
+    kind: "throughput",
+    qos: 1,
+    count: 200,
+    size: 1 << 20,
+  },
+].map((w) => ({ ...w, count: Math.max(1, Math.round(w.count * scale)) })) as Workload[];
+const only = flags.get("only")?.split(",");
+const workloads = WORKLOADS.filter((w) => only === undefined || only.includes(w.name));
+
+/** The application's window (see `WorkerConfig.window`). */
+const WINDOW = 1000;
+
+// --- set-up ------------------------------------------------------------------------------------
+
+async function ensureNodeModules(): Promise<void> {
+  try {
+    await Deno.stat(path("node/node_modules/mqtt/package.json"));
+    return;
+  } catch {
+    // Not installed yet.
+  }
+  console.error("Installing MQTT.js for Node in bench/node (npm ci)...");
+  const out = await new Deno.Command("npm", {
+    args: ["ci", "--no-audit", "--no-fund"],
+    cwd: path("node"),
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error("npm ci failed in bench/node");
+}
+
+/** The pid of the Mosquitto whose config file is `config`, found in /proc. */
+function brokerPid(dir: string): number {
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+      if (cmdline.includes(`${dir}/mosquitto.conf`)) return Number(entry.name);
+    } catch {
+      // The process is gone.
+    }
+  }
+  return 0;
+}
+
+if (clients.includes("mqttjs-node")) await ensureNodeModules();
+
+// Mosquitto's defaults, with one change: max_queued_messages 100,000 (its default of 1,000 drops
+// QoS 0 messages for a subscriber that falls behind, and QoS 1 and 2 ones above the in-flight
+// window). The second broker also allows 1,000 messages in flight per client
+// (max_inflight_messages, announced as Receive Maximum 1000).
+await using brokerDefault = await startMosquitto({ maxQueuedMessages: 100_000 });
+await using brokerInflight = await startMosquitto({
+  maxQueuedMessages: 100_000,
+  config: ["max_inflight_messages 1000"],
+});
+const brokers = { default: brokerDefault, inflight: brokerInflight };
+const pids = { default: brokerPid(brokerDefault.dir), inflight: brokerPid(brokerInflight.dir) };
+
+// --- running workers ---------------------------------------------------------------------------
+
+// Deno 2.9 wants all permissions to read /proc/self/stat and /proc/self/status, which is how the
+// workers measure their own CPU time and peak memory.
+const DENO_PERMISSIONS = ["-A"];
+
+function command(client: ClientName, cfg: WorkerConfig, label: string): Deno.Command {
+  const arg = JSON.stringify(cfg);
+  const deno = Deno.execPath();
+  switch (client) {
+    case "raw":
+      return new Deno.Command(deno, {
+        args: ["run", ...DENO_PERMISSIONS, path("e2e/raw.ts"), arg],
+      });
+    case "mqtt5":
+      return new Deno.Command(deno, {
+        args: [
+          "run",
+          ...DENO_PERMISSIONS,
+          ...(cpuProf
+            ? [
+              "--cpu-prof",
+              `--cpu-prof-dir=${path(".profiles")}`,
+              `--cpu-prof-name=${label}.cpuprofile`,
+            ]
+            : []),
+          path("e2e/mqtt5.ts"),
+          arg,
+        ],
+      });
+    case "mqttjs-deno":
+      return new Deno.Command(deno, {
+        args: [
+          "run",
+          ...DENO_PERMISSIONS,
+          path("e2e/mqttjs_deno.ts"),
+          arg,
+        ],
+      });
+    case "mqttjs-node":
+      return new Deno.Command("node", { args: [path("node/mqttjs.mjs"), arg], cwd: path("node") });
+  }
+}
+
+let serial = 0;
+
+async function runWorker(client: ClientName, w: Workload, run: number): Promise<WorkerResult> {
+  const broker = brokers[w.broker];
+  const id = `${client}-${w.name}-${run}-${++serial}-${Date.now().toString(36)}`;
+  const cfg: WorkerConfig = {
+    kind: w.kind,
+    qos: w.qos,
+    count: w.count,
+    warmup: w.kind === "latency" ? 200 : Math.max(1, Math.round(w.count / 20)),
+    size: w.size,
+    window: WINDOW,
+    port: broker.port,
+    username: broker.username,
+    password: broker.password,
+    topic: `bench/${id}`,
+    clientId: id,
+    brokerPid: pids[w.broker],
+  };
+  const output = await withTimeout(
+    command(client, cfg, id).output(),
+    180_000,
+    `${client} ${w.name} took more than 180 s`,
+  );
+  const stdout = new TextDecoder().decode(output.stdout).trim();
+  if (!output.success) {
+    throw new Error(
+      `${client} ${w.name} failed (exit ${output.code}):\n${stdout}\n${
+        new TextDecoder().decode(output.stderr)
+      }`,
+    );
+  }
+  return JSON.parse(stdout.split("\n").at(-1)!) as WorkerResult;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => timer = setTimeout(() => reject(new Error(message)), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function importTime(client: ClientName): Promise<number> {
+  const deno = Deno.execPath();
+  const cmd = client === "mqttjs-node"
+    ? new Deno.Command("node", { args: [path("node/import_time.mjs")], cwd: path("node") })
+    : new Deno.Command(deno, {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-env",
+        "--allow-sys",
+        path("e2e/import_time.ts"),
+        client === "mqtt5" ? "../../mod.ts" : "mqtt",
+      ],
+    });
+  const output = await cmd.output();
+  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
+  return JSON.parse(new TextDecoder().decode(output.stdout).trim()).ms as number;
+}
+
+// --- the runs ------------------------------------------------------------------------------------
+
+const results = new Map<string, WorkerResult[]>(); // `${workload}/${client}`
+const imports = new Map<ClientName, number[]>();
+const started = Date.now();
+for (let run = 1; run <= runs; run++) {
+  for (const w of workloads) {
+    for (const client of clients) {
+      const r = await runWorker(client, w, run);
+      const key = `${w.name}/${client}`;
+      results.set(key, [...(results.get(key) ?? []), r]);
+      console.error(
+        `run ${run} ${w.name.padEnd(10)} ${client.padEnd(12)} ${
+          (r.messages / r.seconds).toFixed(0).padStart(8)
+        } msg/s  cpu ${(r.cpu / r.messages * 1e6).toFixed(2).padStart(6)} µs/msg` +
+          (r.latency
+            ? `  p50 ${r.latency.p50.toFixed(0)} µs p99 ${r.latency.p99.toFixed(0)} µs`
+            : "") +
+          (r.refused ? `  0x97 ×${r.refused}` : "") + `  in flight ≤ ${r.maxInFlight}`,
+      );
+    }
+  }
+  if (only === undefined || only.includes("import")) {
+    for (const client of clients.filter((c) => c !== "raw")) {
+      imports.set(client, [...(imports.get(client) ?? []), await importTime(client)]);
+    }
+  }
+}
+
+// --- the table -----------------------------------------------------------------------------------
+
+function median(values: number[]): number {
+  const s = values.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function stat(w: string, client: ClientName, f: (r: WorkerResult) => number): number | undefined {
+  const list = results.get(`${w}/${client}`);
+  return list === undefined ? undefined : median(list.map(f));
+}
+
+const fmt = (n: number | undefined, digits = 0) =>
+  n === undefined || Number.isNaN(n)
+    ? "–"
+    : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || b === 0 ? undefined : a / b;
+
+interface Row {
+  workload: string;
+  metric: string;
+  values: Partial<Record<ClientName, number>>;
+  digits: number;
+  goal?: { against: "mqttjs-node" | "raw"; op: "≥" | "≤"; value: number }[];
+}
+
+const rows: Row[] = [];
+const rate = (r: WorkerResult) => r.messages / r.seconds;
+const cpuPer = (r: WorkerResult) => r.cpu / r.messages * 1e6;
+const brokerPer = (r: WorkerResult) => r.brokerCpu / r.messages * 1e6;
+const values = (w: string, f: (r: WorkerResult) => number) =>
+  Object.fromEntries(
+    clients.map((c) => [c, stat(w, c, f)]).filter(([, v]) => v !== undefined),
+  ) as Partial<Record<ClientName, number>>;
+
+for (const w of workloads) {
+  if (w.kind === "throughput" && w.size <= 1024) {
+    const fast = w.qos === 0
+      ? [{ against: "raw", op: "≥", value: 0.95 } as const]
+      : [{ against: "mqttjs-node", op: "≥", value: 1.6 } as const];
+    rows.push({
+      workload: w.title,
+      metric: "msgs/s",
+      values: values(w.name, rate),
+      digits: 0,
+      goal: fast,
+    });
+    rows.push({
+      workload: w.title,
+      metric: "CPU µs/msg",
+      values: values(w.name, cpuPer),
+      digits: 2,
+      goal: w.qos === 0
+        ? [{ against: "raw", op: "≤", value: 1.1 }]
+        : [{ against: "mqttjs-node", op: "≤", value: 0.65 }],
+    });
+    rows.push({
+      workload: w.title,
+      metric: "broker CPU µs/msg",
+      values: values(w.name, brokerPer),
+      digits: 2,
+    });
+    if (w.qos > 0) {
+      rows.push({
+        workload: w.title,
+        metric: "most in flight",
+        values: values(w.name, (r) => r.maxInFlight),
+        digits: 0,
+      });
+      rows.push({
+        workload: w.title,
+        metric: "0x97 refusals",
+        values: values(w.name, (r) => r.refused),
+        digits: 0,
+      });
+    }
+    if (w.qos === 0) {
+      const mb = (r: WorkerResult) => r.peakRss / 2 ** 20;
+      rows.push({
+        workload: w.title,
+        metric: "peak RSS MiB",
+        values: values(w.name, mb),
+        digits: 1,
+        goal: [{ against: "mqttjs-node", op: "≤", value: 0.6 }],
+      });
+      rows.push({
+        workload: w.title,
+        metric: "RSS growth MiB",
+        values: values(w.name, (r) => (r.peakRss - r.rssStart) / 2 ** 20),
+        digits: 1,
+      });
+    }
+  } else if (w.kind === "throughput") {
+    rows.push({
+      workload: w.title,
+      metric: "MB/s",
+      values: values(w.name, (r) => r.payloadBytes / r.seconds / 1e6),
+      digits: 0,
+      goal: [{ against: "mqttjs-node", op: "≥", value: 2 }],
+    });
+    rows.push({
+      workload: w.title,
+      metric: "CPU ms/MiB",
+      values: values(w.name, (r) => r.cpu / (r.payloadBytes / 2 ** 20) * 1e3),
+      digits: 2,
+    });
+  } else {
+    rows.push({
+      workload: w.title,
+      metric: "p50 µs",
+      values: values(w.name, (r) => r.latency!.p50),
+      digits: 0,
+      goal: [{ against: "mqttjs-node", op: "≤", value: 0.75 }],
+    });
+    rows.push({
+      workload: w.title,
+      metric: "p99 µs",
+      values: values(w.name, (r) => r.latency!.p99),
+      digits: 0,
+      goal: [{ against: "mqttjs-node", op: "≤", value: 0.5 }, {
+        against: "raw",
+        op: "≤",
+        value: 1.5,
+      }],
+    });
+  }
+}
+if (imports.size > 0) {
+  rows.push({
+    workload: "import",
+    metric: "ms",
+    values: Object.fromEntries([...imports].map(([c, v]) => [c, median(v)])),
+    digits: 1,
+    goal: [{ against: "mqttjs-node", op: "≤", value: 0.2 }],
+  });
+}
+
+const header = [
+  "workload",
+  "metric",
+  "raw",
+  "mqtt5",
+  "MQTT.js Node",
+  "MQTT.js Deno",
+  "mqtt5 / MQTT.js Node",
+  "mqtt5 / raw",
+  "goal",
+];
+const lines = [
+  `| ${header.join(" | ")} |`,
+  `| ${header.map((_, i) => i < 2 ? "---" : "---:").join(" | ")} |`,
+];
+for (const row of rows) {
+  const v = row.values;
+  const vsNode = ratio(v.mqtt5, v["mqttjs-node"]);
+  const vsRaw = ratio(v.mqtt5, v.raw);
+  const goal = (row.goal ?? []).map((g) => {
+    const r = g.against === "raw" ? vsRaw : vsNode;
+    const met = r === undefined ? undefined : g.op === "≥" ? r >= g.value : r <= g.value;
+    return `${g.op} ${g.value} × ${g.against === "raw" ? "raw" : "MQTT.js"}${
+      met === undefined ? "" : met ? " ✅" : " ❌"
+    }`;
+  }).join("; ");
+  lines.push(
+    `| ${row.workload} | ${row.metric} | ${fmt(v.raw, row.digits)} | ${
+      fmt(v.mqtt5, row.digits)
+    } | ${fmt(v["mqttjs-node"], row.digits)} | ${fmt(v["mqttjs-deno"], row.digits)} | ${
+      fmt(vsNode, 2)
+    } | ${fmt(vsRaw, 2)} | ${goal} |`,
+  );
+}
+console.log(
+  `\nMedian of ${runs} run${runs > 1 ? "s" : ""}` +
+    ` (${((Date.now() - started) / 1000).toFixed(0)} s, Deno ${Deno.version.deno}, ` +
+    `Mosquitto with max_queued_messages 100000):\n`,
+);
+console.log(lines.join("\n"));
+
+const jsonPath = flags.get("json");
+if (jsonPath !== undefined) {
+  await Deno.writeTextFile(
+    jsonPath,
+    JSON.stringify(
+      { runs, results: Object.fromEntries(results), imports: Object.fromEntries(imports) },
+      null,
+      1,
+    ),
+  );
+}

@@ -1,0 +1,185 @@
+/**
+ * The end-to-end benchmark's worker for this library: one publisher and one subscriber `Client`
+ * in this process, one workload (see {@linkcode WorkerConfig}), one line of JSON out.
+ *
+ * The publisher honours the server's Receive Maximum: it keeps at most that many QoS 1 and 2
+ * publications in flight (the client refuses more with `QuotaExceededError`), polling for their
+ * acknowledgements in a loop of its own.
+ *
+ * @module
+ */
+
+import { Client, connectTcp } from "../../mod.ts";
+import {
+  brokerCpuSeconds,
+  cpuSeconds,
+  memoryField,
+  payloadOf,
+  percentile,
+  readConfig,
+  Wakeup,
+  type WorkerResult,
+} from "./_common.ts";
+
+const cfg = readConfig();
+const payload = payloadOf(cfg.size);
+const qos = cfg.qos;
+let closing = false;
+
+function fail(error: unknown): never {
+  console.error(error);
+  Deno.exit(1);
+}
+
+async function connect(id: string): Promise<Client> {
+  const client = new Client();
+  await client.connect(await connectTcp({ port: cfg.port }), {
+    clientId: id,
+    username: cfg.username,
+    password: cfg.password,
+    keepAlive: 0,
+  });
+  return client;
+}
+
+const sub = await connect(`${cfg.clientId}-sub`);
+await sub.subscribe({ filter: cfg.topic, qos });
+if ((await sub.poll()).type !== "subscribed") fail(new Error("no SUBACK"));
+const pub = await connect(`${cfg.clientId}-pub`);
+const receiveMaximum = pub.limits.receiveMaximum;
+
+// The subscriber's loop: counts messages and wakes the runner when the expected number is in.
+let expected = 0;
+let received = 0;
+let payloadBytes = 0;
+let lastAt = 0;
+const allReceived = new Wakeup();
+const subLoop = (async () => {
+  for (;;) {
+    const event = await sub.poll();
+    if (event.type !== "message") continue;
+    received++;
+    payloadBytes += event.payload.length;
+    if (received === expected) {
+      lastAt = performance.now();
+      allReceived.wake();
+    }
+  }
+})().catch((e) => closing || fail(e));
+
+// The publisher's loop: acknowledgements free room in the window.
+let inFlight = 0;
+let maxInFlight = 0;
+const acked = new Wakeup();
+const pubLoop = qos === 0 ? Promise.resolve() : (async () => {
+  for (;;) {
+    const event = await pub.poll();
+    if (event.type === "acknowledged" || event.type === "completed") {
+      inFlight--;
+      acked.wake();
+    } else if (event.type === "rejected") {
+      fail(new Error(`publication refused: 0x${event.reasonCode.toString(16)}`));
+    }
+  }
+})().catch((e) => closing || fail(e));
+
+const limit = Math.min(cfg.window, receiveMaximum);
+
+/** Publishes `n` messages as fast as the window allows and waits until all are received. */
+async function throughput(n: number): Promise<number> {
+  expected += n;
+  const done = allReceived.wait();
+  const t0 = performance.now();
+  if (qos === 0) {
+    for (let i = 0; i < n;) {
+      // One turn's publications go out in one write; awaiting the last one awaits that write.
+      const end = Math.min(n, i + cfg.window);
+      let last: Promise<unknown> = Promise.resolve();
+      for (; i < end; i++) last = pub.publish({ topic: cfg.topic, qos: 0 }, payload);
+      await last;
+    }
+  } else {
+    let sent = 0;
+    while (sent < n) {
+      while (inFlight < limit && sent < n) {
+        pub.publish({ topic: cfg.topic, qos }, payload);
+        inFlight++;
+        sent++;
+      }
+      if (inFlight > maxInFlight) maxInFlight = inFlight;
+      await acked.wait();
+    }
+  }
+  await done;
+  while (inFlight > 0) await acked.wait();
+  return lastAt - t0;
+}
+
+/** Sends `n` messages one at a time; returns each one's time from publish to receipt (ms). */
+async function latency(n: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    expected++;
+    const done = allReceived.wait();
+    const t0 = performance.now();
+    if (qos > 0) inFlight++;
+    pub.publish({ topic: cfg.topic, qos }, payload);
+    await done;
+    times.push(lastAt - t0);
+    while (inFlight > 0) await acked.wait();
+  }
+  maxInFlight = qos > 0 ? 1 : 0;
+  return times;
+}
+
+const rssStart = memoryField("VmRSS");
+let result: WorkerResult;
+if (cfg.kind === "throughput") {
+  if (cfg.warmup > 0) await throughput(cfg.warmup);
+  const bytesBefore = payloadBytes;
+  const cpu0 = cpuSeconds();
+  const broker0 = brokerCpuSeconds(cfg.brokerPid);
+  const ms = await throughput(cfg.count);
+  const cpu = cpuSeconds() - cpu0;
+  const brokerCpu = brokerCpuSeconds(cfg.brokerPid) - broker0;
+  result = {
+    messages: cfg.count,
+    seconds: ms / 1000,
+    cpu,
+    brokerCpu,
+    payloadBytes: payloadBytes - bytesBefore,
+    rssStart,
+    peakRss: memoryField("VmHWM"),
+    refused: 0,
+    maxInFlight,
+    receiveMaximum,
+  };
+} else {
+  if (cfg.warmup > 0) await latency(cfg.warmup);
+  const cpu0 = cpuSeconds();
+  const broker0 = brokerCpuSeconds(cfg.brokerPid);
+  const t0 = performance.now();
+  const times = await latency(cfg.count);
+  const ms = performance.now() - t0;
+  const sorted = times.sort((a, b) => a - b);
+  result = {
+    messages: cfg.count,
+    seconds: ms / 1000,
+    cpu: cpuSeconds() - cpu0,
+    brokerCpu: brokerCpuSeconds(cfg.brokerPid) - broker0,
+    payloadBytes: cfg.count * cfg.size,
+    rssStart,
+    peakRss: memoryField("VmHWM"),
+    latency: { p50: percentile(sorted, 50) * 1000, p99: percentile(sorted, 99) * 1000 },
+    refused: 0,
+    maxInFlight,
+    receiveMaximum,
+  };
+}
+if (received !== expected) fail(new Error(`received ${received} of ${expected}`));
+
+closing = true;
+await pub.disconnect();
+await sub.disconnect();
+await Promise.all([subLoop, pubLoop]);
+console.log(JSON.stringify(result));
