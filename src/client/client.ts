@@ -152,6 +152,8 @@ export class Client {
   #closeError: MqttError | undefined;
   /** Whether debug logging was on when the packet being handled was read. */
   #debug = false;
+  /** The signal of the last read (its poll or connect): bounds the wait for a DISCONNECT. */
+  #signal: AbortSignal | undefined;
 
   /** Creates a client; nothing happens until {@linkcode Client.connect}. */
   constructor(options: ClientOptions = {}) {
@@ -994,6 +996,7 @@ export class Client {
 
   /** Reads one packet; turns decoding and connection failures into the client's errors. */
   async #read(signal: AbortSignal | undefined): Promise<Packet> {
+    this.#signal = signal;
     let packet: Packet;
     try {
       packet = await this.#reader!.next(signal);
@@ -1002,7 +1005,9 @@ export class Client {
       if (e instanceof DecodeError) {
         throw await this.#violation(
           `The server sent a bad packet: ${e.message}`,
-          e.reasonCode,
+          // 0x84 (a CONNECT of another version) is no DISCONNECT code; a server's CONNECT is a
+          // Protocol Error whatever its version.
+          e.reasonCode === 0x84 ? 0x82 : e.reasonCode,
           e.statement,
           e,
         );
@@ -1463,9 +1468,13 @@ export class Client {
     if (this.#transport !== undefined && this.#state !== "closed") {
       try {
         this.#state = "closed";
-        await this.#send(encode({ type: PacketType.Disconnect, reasonCode }), true);
+        // A server that stopped reading must not hold the caller beyond its signal.
+        await raceAbort(
+          this.#send(encode({ type: PacketType.Disconnect, reasonCode }), true),
+          this.#signal,
+        );
       } catch {
-        // The connection may be gone already.
+        // The connection may be gone already, or the caller stopped waiting.
       }
     }
     this.#close(error);

@@ -22,7 +22,11 @@ export interface PacketReaderOptions {
 /** Rejects when `signal` aborts, leaving `promise` to run on. */
 export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal.aborted) {
+    // Left to run on unobserved: its failure must not become an unhandled rejection.
+    promise.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
@@ -43,8 +47,9 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
  * Reads MQTT packets from a byte stream. Cancel-safe: when {@linkcode PacketReader.next} is
  * aborted, a read already under way runs on and its bytes stay in the reader, so the next call
  * completes the same packet. Small packets share read calls (read-ahead into one buffer); a packet
- * larger than the buffer is read straight into a buffer of its own size. Each packet returned owns
- * its bytes: payloads stay valid after later reads.
+ * larger than the buffer is read straight into a buffer of its own, which grows as the packet's
+ * bytes arrive (to at most twice what arrived), so a large length announced but not sent costs no
+ * memory. Each packet returned owns its bytes: payloads stay valid after later reads.
  *
  * @example Reading packets from a stream
  * ```ts
@@ -69,6 +74,8 @@ export class PacketReader {
   /** A packet larger than the buffer, being filled. */
   #big: Uint8Array | undefined;
   #bigFilled = 0;
+  /** The whole length of the packet in `#big` (the buffer grows to it as bytes arrive). */
+  #bigLength = 0;
   #pending: Promise<void> | undefined;
   #eof = false;
   #error: unknown;
@@ -133,7 +140,7 @@ export class PacketReader {
   #take(): Packet | undefined {
     const big = this.#big;
     if (big !== undefined) {
-      if (this.#bigFilled < big.length) return undefined;
+      if (this.#bigFilled < this.#bigLength) return undefined;
       this.#big = undefined;
       this.#bigFilled = 0;
       return this.#decode(big);
@@ -153,10 +160,12 @@ export class PacketReader {
       log.debug("A packet of {length} bytes is larger than the read-ahead buffer: own buffer", {
         length: f.length,
       });
-      const own = new Uint8Array(f.length);
+      // Sized like the read-ahead buffer first: it grows as bytes come, not as the length claims.
+      const own = new Uint8Array(Math.min(f.length, this.#buf.length));
       own.set(this.#buf.subarray(this.#start, this.#end));
       this.#big = own;
       this.#bigFilled = available;
+      this.#bigLength = f.length;
       this.#start = this.#end = 0;
     }
     return undefined;
@@ -175,8 +184,11 @@ export class PacketReader {
     try {
       let target: Uint8Array;
       let offset: number;
-      const big = this.#big;
+      let big = this.#big;
       if (big !== undefined) {
+        if (this.#bigFilled === big.length) {
+          big = this.#big = grow(big, Math.min(this.#bigLength, 2 * big.length));
+        }
         target = big;
         offset = this.#bigFilled;
       } else {
@@ -238,6 +250,11 @@ export class PacketReader {
 
   /** Copies a chunk from a default reader into the target, growing the buffer if needed. */
   #append(chunk: Uint8Array, target: Uint8Array, offset: number): number {
+    const big = this.#big;
+    if (big !== undefined && offset + chunk.length > big.length && big.length < this.#bigLength) {
+      const size = Math.min(this.#bigLength, Math.max(2 * big.length, offset + chunk.length));
+      target = this.#big = grow(big, size);
+    }
     if (offset + chunk.length > target.length) {
       if (this.#big !== undefined) {
         // More than the packet: keep the rest for after it.
@@ -275,4 +292,11 @@ export class PacketReader {
       // A read is still pending: the stream's closing will end it.
     }
   }
+}
+
+/** A copy of `bytes` in a larger buffer of `size` bytes. */
+function grow(bytes: Uint8Array, size: number): Uint8Array {
+  const grown = new Uint8Array(size);
+  grown.set(bytes);
+  return grown;
 }
