@@ -62,9 +62,10 @@ export interface TlsOptions {
    */
   alpnProtocols?: readonly string[];
   /**
-   * Aborts the connection attempt; connectTls then rejects with the signal's reason. An abort
-   * during the TLS handshake closes the connection at once; `Deno.connectTls` itself takes no
-   * signal, so a TCP connection still being set up is closed as soon as it is.
+   * Aborts the connection attempt: connectTls rejects at once with the signal's reason and closes
+   * the connection. Deno cannot cancel what lies beneath, though: `Deno.connectTls` takes no
+   * signal, so a TCP connection still being set up is closed as soon as it is made; and a
+   * handshake cut short keeps its socket open until the server sends something or closes.
    *
    * @default {undefined}
    */

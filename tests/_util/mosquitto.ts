@@ -87,6 +87,12 @@ export interface MosquittoOptions {
    */
   maxQueuedMessages?: number;
   /**
+   * Makes the listener a TLS listener with these files; Mosquitto runs as root (`user root`), so
+   * it can read them anywhere.
+   * @default {undefined} (plain TCP)
+   */
+  tls?: MosquittoTlsOptions;
+  /**
    * More config lines, written after the listener so that listener options apply to it, e.g.
    * `"max_inflight_messages 5"`, `"max_packet_size 1000"`, `"max_topic_alias 3"`, `"max_qos 1"`,
    * `"retain_available false"`, `"max_keepalive 10"`.
@@ -103,6 +109,51 @@ export interface MosquittoOptions {
    * @default {5000}
    */
   startTimeoutMs?: number;
+}
+
+/** The TLS settings of a Mosquitto listener (see {@linkcode MosquittoOptions.tls}). */
+export interface MosquittoTlsOptions {
+  /** The PEM file of the CA certificates that sign the client certificates. */
+  cafile: string;
+  /** The PEM file of the server's certificate. */
+  certfile: string;
+  /** The PEM file of the server's private key. */
+  keyfile: string;
+  /**
+   * Whether a client must present a certificate signed by `cafile` (`require_certificate`).
+   * @default {true}
+   */
+  requireCertificate?: boolean;
+  /**
+   * Whether the client certificate's Common Name is the client's user name, with no password
+   * check (`use_identity_as_username`).
+   * @default {true}
+   */
+  useIdentityAsUsername?: boolean;
+}
+
+/**
+ * The config lines that make the listener above them a TLS listener, e.g. for more listeners in
+ * {@linkcode MosquittoOptions.config} after a `listener <port> 127.0.0.1` line.
+ *
+ * @example A second TLS listener with another server certificate
+ * ```ts
+ * const port = freePort();
+ * const config = [
+ *   `listener ${port} 127.0.0.1`,
+ *   ...tlsConfig({ cafile: "ca.crt", certfile: "other.crt", keyfile: "other.key" }),
+ * ];
+ * ```
+ */
+export function tlsConfig(tls: MosquittoTlsOptions): string[] {
+  const requireCertificate = tls.requireCertificate ?? true;
+  return [
+    `cafile ${tls.cafile}`,
+    `certfile ${tls.certfile}`,
+    `keyfile ${tls.keyfile}`,
+    `require_certificate ${requireCertificate}`,
+    `use_identity_as_username ${requireCertificate && (tls.useIdentityAsUsername ?? true)}`,
+  ];
 }
 
 /** A running Mosquitto broker; `await using` stops it and removes its temporary folder. */
@@ -203,6 +254,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
 function configText(dir: string, port: number, options: MosquittoOptions): string {
   const lines = [
     `listener ${port} 127.0.0.1`,
+    ...(options.tls ? tlsConfig(options.tls) : []),
     // Run as root, Mosquitto drops to the `mosquitto` user, which cannot read this private folder;
     // `user root` keeps it as root. Run as another user, Mosquitto ignores the setting.
     "user root",
