@@ -61,6 +61,18 @@ export type ClientState = "disconnected" | "connecting" | "connected" | "closed"
 const textEncoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Runs `fn` once the current turn of the event loop is over: after every microtask of the turn,
+ * before the next I/O callback (`setImmediate`, which Deno 2 and Node both have; a microtask
+ * elsewhere). A microtask would run between two packets handled in the same turn, so replies to a
+ * read full of packets, or publications made while handling its acknowledgements, would each get a
+ * write of their own.
+ */
+const afterTurn: (fn: () => void) => void = (() => {
+  const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+  return immediate === undefined ? queueMicrotask : (fn: () => void) => void immediate(fn);
+})();
+
 function toBytes(payload: Uint8Array | string | undefined): Uint8Array {
   if (payload === undefined) return EMPTY;
   if (typeof payload === "string") return textEncoder.encode(payload);
@@ -1505,7 +1517,7 @@ export class Client {
     let done = this.#batchDone;
     if (done === undefined) {
       done = this.#batchDone = Promise.withResolvers<void>();
-      if (!this.#writing) queueMicrotask(() => this.#flush());
+      if (!this.#writing) afterTurn(() => this.#flush());
     }
     return done.promise;
   }
