@@ -657,7 +657,9 @@ export class Client {
    * Sends the PUBLISH of an outgoing flight again, with DUP set, after a reconnect with the
    * session [MQTT-4.4.0-1]: use it for a flight `awaiting-puback` or `awaiting-pubrec`, whose
    * PUBLISH or acknowledgement may have been lost. Refused for a flight already sent on this
-   * connection, and for one awaiting PUBCOMP (use {@linkcode Client.rerelease}).
+   * connection, for one awaiting PUBCOMP (use {@linkcode Client.rerelease}), and with
+   * {@linkcode QuotaExceededError} while the flights sent on this connection use up the server's
+   * Receive Maximum (poll until an acknowledgement frees a slot).
    *
    * @example Recovering one flight
    * ```ts ignore
@@ -682,6 +684,9 @@ export class Client {
         0x9b,
         "MQTT-3.2.2-11",
       );
+    }
+    if (this.#inFlightHere() >= this.#limits.receiveMaximum) {
+      throw new QuotaExceededError(this.#limits.receiveMaximum);
     }
     const packet: Publish = {
       type: PacketType.Publish,
@@ -724,9 +729,13 @@ export class Client {
   }
 
   /**
-   * Resends every outgoing flight of the session in its original order [MQTT-4.6.0-1]: PUBLISH
-   * with DUP for those awaiting PUBACK or PUBREC, PUBREL for those awaiting PUBCOMP. Call it once
-   * after a reconnect whose CONNACK says `sessionPresent`. Returns the Packet Identifiers resent.
+   * Resends the outgoing flights of the session not yet sent on this connection, in their
+   * original order [MQTT-4.6.0-1]: PUBREL for those awaiting PUBCOMP, never held back
+   * [MQTT-3.3.4-8]; PUBLISH with DUP for those awaiting PUBACK or PUBREC, as far as the server's
+   * Receive Maximum allows [MQTT-3.3.4-7] (the rest wait, in order, for a later call once
+   * acknowledgements have freed slots). Call it after a reconnect whose CONNACK says
+   * `sessionPresent`, and again after acknowledgements while flights remain unsent. Returns the
+   * Packet Identifiers resent.
    *
    * @example
    * ```ts ignore
@@ -736,13 +745,33 @@ export class Client {
    */
   async resend(options: SignalOptions = {}): Promise<number[]> {
     const ids: number[] = [];
+    let held = false;
     for (const flight of this.session.state.outgoing.slice()) {
       if (this.#sentHere.has(flight.packetId)) continue;
-      if (flight.state === "awaiting-pubcomp") await this.rerelease(flight.packetId, options);
-      else await this.republish(flight.packetId, options);
+      if (flight.state === "awaiting-pubcomp") {
+        await this.rerelease(flight.packetId, options);
+      } else if (held || this.#inFlightHere() >= this.#limits.receiveMaximum) {
+        // The quota is used up: this PUBLISH and those after it wait, in order.
+        held = true;
+        continue;
+      } else {
+        await this.republish(flight.packetId, options);
+      }
       ids.push(flight.packetId);
     }
     return ids;
+  }
+
+  /**
+   * The outgoing flights sent on this connection (published, republished or re-released) and not
+   * over yet: they use the server's Receive Maximum on it [MQTT-3.3.4-7].
+   */
+  #inFlightHere(): number {
+    let n = 0;
+    for (const flight of this.session.state.outgoing) {
+      if (this.#sentHere.has(flight.packetId)) n++;
+    }
+    return n;
   }
 
   #flightToResend(packetId: number): OutgoingFlight {

@@ -12,14 +12,16 @@ import {
   PacketType,
   ProtocolViolationError,
   QuotaExceededError,
+  Session,
 } from "../../mod.ts";
 import { brokerAvailable, startMosquitto } from "../_util/mosquitto.ts";
-import { connectRaw } from "../_util/peer.ts";
+import { connectRaw, startPeer } from "../_util/peer.ts";
 import {
   assertQuiet,
   clientsOf,
   message,
   nextEvent,
+  openPeer,
   subscribed,
   tappedTcp,
   text,
@@ -255,6 +257,88 @@ Deno.test({
         });
         deepStrictEqual(tap.packets().at(-1), { type: PacketType.Disconnect, reasonCode: 0x93 });
         await waitForLog(broker, new RegExp(`Received DISCONNECT from ${clientId}`));
+      },
+    );
+  },
+});
+
+Deno.test({
+  name: "Flow control against a scripted peer",
+  async fn(t) {
+    await t.step(
+      "Client.resend() after a reconnect keeps within the server's new Receive Maximum: PUBLISH up to the quota, the rest once acknowledgements free slots, PUBREL never held back [MQTT-3.3.4-7] [MQTT-3.3.4-8]",
+      async () => {
+        await using peer = await startPeer();
+        const session = new Session();
+        const client = new Client({ session });
+        const ids: number[] = [];
+        {
+          await using h = await openPeer({
+            peer,
+            reuse: client,
+            connect: { sessionExpiryInterval: 60 },
+          });
+          for (const qos of [1, 2, 1, 2, 1] as const) {
+            ids.push((await client.publish({ topic: "t", qos }, `m${ids.length}`))!);
+            equal((await h.sent()).type, PacketType.Publish);
+          }
+          // The 4th (QoS 2) got its PUBREC: it awaits PUBCOMP.
+          await h.send({ type: PacketType.Pubrec, packetId: ids[3]! });
+          equal((await nextEvent(client)).type, "received");
+          deepStrictEqual(await h.sent(), {
+            type: PacketType.Pubrel,
+            packetId: ids[3],
+            reasonCode: 0,
+          });
+        }
+        await using h = await openPeer({
+          peer,
+          reuse: client,
+          connect: { sessionExpiryInterval: 60, cleanStart: false },
+          connack: { sessionPresent: true, properties: { receiveMaximum: 2 } },
+        });
+        equal(h.result.limits.receiveMaximum, 2);
+        deepStrictEqual(session.state.outgoing.map((f) => f.state), [
+          "awaiting-puback",
+          "awaiting-pubrec",
+          "awaiting-puback",
+          "awaiting-pubcomp",
+          "awaiting-puback",
+        ]);
+
+        // Two PUBLISH fit the quota; the PUBREL of the 4th is not held back behind the 3rd.
+        deepStrictEqual(await client.resend(), [ids[0], ids[1], ids[3]]);
+        const sent = [await h.sent(), await h.sent(), await h.sent()];
+        deepStrictEqual(
+          sent.map((p) => [p.type, "packetId" in p && p.packetId, p.type === 3 && p.dup]),
+          [
+            [PacketType.Publish, ids[0], true],
+            [PacketType.Publish, ids[1], true],
+            [PacketType.Pubrel, ids[3], false],
+          ],
+        );
+        await rejects(client.republish(ids[2]!), QuotaExceededError);
+        await rejects(client.publish({ topic: "t", qos: 1 }, "new"), QuotaExceededError);
+        await client.ping();
+        equal((await h.sent()).type, PacketType.Pingreq, "nothing else was sent");
+
+        // Acknowledgements free slots: the rest goes out, in order.
+        await h.send({ type: PacketType.Puback, packetId: ids[0]! });
+        equal((await nextEvent(client)).type, "acknowledged");
+        await h.send({ type: PacketType.Pubcomp, packetId: ids[3]! });
+        equal((await nextEvent(client)).type, "completed");
+        deepStrictEqual(await client.resend(), [ids[2]]);
+        const third = await h.sent();
+        ok(third.type === PacketType.Publish && third.packetId === ids[2] && third.dup);
+        await h.send({ type: PacketType.Pubrec, packetId: ids[1]! });
+        equal((await nextEvent(client)).type, "received");
+        equal((await h.sent()).type, PacketType.Pubrel);
+        await rejects(client.republish(ids[4]!), QuotaExceededError);
+        await h.send({ type: PacketType.Puback, packetId: ids[2]! });
+        equal((await nextEvent(client)).type, "acknowledged");
+        deepStrictEqual(await client.resend(), [ids[4]]);
+        const last = await h.sent();
+        ok(last.type === PacketType.Publish && last.packetId === ids[4] && last.dup);
       },
     );
   },
