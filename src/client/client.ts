@@ -584,7 +584,9 @@ export class Client {
         packet.topic = "";
         packet.properties = { ...props, topicAlias: known };
       } else if (this.#outboundAliases.size < limits.topicAliasMaximum) {
-        autoAlias = this.#outboundAliases.size + 1;
+        // The lowest alias no topic holds: explicit aliases may have taken any of them.
+        autoAlias = 1;
+        while (this.#outboundAliases.has(autoAlias)) autoAlias++;
         packet.properties = { ...props, topicAlias: autoAlias };
       }
     }

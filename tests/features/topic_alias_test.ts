@@ -186,6 +186,40 @@ Deno.test({
     );
 
     await t.step(
+      'topicAliases: "auto" next to explicit aliases gives each topic an alias no other topic holds, so every message arrives on its own topic',
+      async () => {
+        await using clients = clientsOf(broker);
+        const base = uniqueTopic("mixed");
+        const { client: sub } = await clients.connect();
+        await subscribed(sub, { filter: `${base}/#`, qos: 1 });
+        const tap = new Wiretap();
+        const client = new Client({ topicAliases: "auto" });
+        await clients.connect({}, client, await tappedTcp(broker, tap));
+        const [a, b, c] = ["a", "b", "c"].map((x) => `${base}/${x}`) as [string, string, string];
+        // a takes alias 3 explicitly; b and c get automatic ones, which must not be 3.
+        await client.publish({ topic: a, qos: 1, properties: { topicAlias: 3 } }, "a1");
+        for (const [topic, payload] of [[b, "b1"], [c, "c1"], [a, "a2"], [c, "c2"], [b, "b2"]]) {
+          await client.publish({ topic: topic!, qos: 1 }, payload);
+        }
+        for (let i = 0; i < 6; i++) await waitFor(client, "acknowledged");
+        const got: [string, string][] = [];
+        for (let i = 0; i < 6; i++) {
+          const m = await message(sub);
+          got.push([m.topic, text(m.payload)]);
+        }
+        deepStrictEqual(got, [[a, "a1"], [b, "b1"], [c, "c1"], [a, "a2"], [c, "c2"], [b, "b2"]]);
+        deepStrictEqual(topicsAndAliases(tap.packets()), [
+          [a, 3],
+          [b, 1],
+          [c, 2],
+          ["", 3],
+          ["", 2],
+          ["", 1],
+        ]);
+      },
+    );
+
+    await t.step(
       "Mosquitto 2.0.11 sends no Topic Aliases, even to a client that allows 5",
       async () => {
         await using clients = clientsOf(broker);
