@@ -1437,7 +1437,8 @@ export class Client {
     const props = options.properties;
     if (
       props?.sessionExpiryInterval !== undefined && props.sessionExpiryInterval !== 0 &&
-      this.#sessionExpiry === 0
+      // The CONNECT's value decides, whatever the CONNACK put in its place (3.14.2.2.2).
+      !this.#connectOptions.sessionExpiryInterval
     ) {
       throw new ClientStateError(
         "Cannot set a non-zero Session Expiry Interval on DISCONNECT after connecting with 0 (a protocol error, section 3.14.2.2.2)",

@@ -314,3 +314,31 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "Session Expiry Interval on DISCONNECT against a scripted peer",
+  async fn(t) {
+    await t.step(
+      "after a CONNECT with a Session Expiry Interval of 0, a non-zero one on DISCONNECT is refused with nothing sent, even when the CONNACK gave a non-zero one",
+      async () => {
+        await using h = await openPeer({
+          connack: { properties: { sessionExpiryInterval: 10 } },
+        });
+        equal(h.connect.properties?.sessionExpiryInterval, undefined, "0: not sent");
+        equal(h.result.sessionExpiryInterval, 10);
+        await rejects(
+          h.client.disconnect({ properties: { sessionExpiryInterval: 30 } }),
+          ClientStateError,
+        );
+        equal(h.client.state, "connected");
+        await h.client.disconnect({ properties: { sessionExpiryInterval: 0 } });
+        deepStrictEqual(await h.sent(), {
+          type: PacketType.Disconnect,
+          reasonCode: 0,
+          properties: { sessionExpiryInterval: 0 },
+        });
+        await h.assertClosedQuietly();
+      },
+    );
+  },
+});
