@@ -343,3 +343,56 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "Flow control against a scripted peer: refused publications",
+  async fn(t) {
+    await t.step(
+      "a PUBACK or PUBREC with a failing code ends the flight and frees its slot; the publication is not sent again after a reconnect [MQTT-4.4.0-2]",
+      async () => {
+        await using peer = await startPeer();
+        const session = new Session();
+        const client = new Client({ session });
+        const options = { sessionExpiryInterval: 60 };
+        let kept: number;
+        {
+          await using h = await openPeer({
+            peer,
+            reuse: client,
+            connect: options,
+            connack: { properties: { receiveMaximum: 2 } },
+          });
+          const q1 = await client.publish({ topic: "t", qos: 1 }, "refused at 1");
+          const q2 = await client.publish({ topic: "t", qos: 2 }, "refused at 2");
+          await rejects(client.publish({ topic: "t", qos: 1 }, "no room"), QuotaExceededError);
+          await h.sent();
+          await h.sent();
+          await h.send({ type: PacketType.Puback, packetId: q1!, reasonCode: 0x87 });
+          await h.send({ type: PacketType.Pubrec, packetId: q2!, reasonCode: 0x97 });
+          for (const [id, code] of [[q1, 0x87], [q2, 0x97]] as const) {
+            const e = await nextEvent(client);
+            ok(e.type === "rejected", JSON.stringify(e));
+            deepStrictEqual([e.packetId, e.reasonCode], [id, code]);
+          }
+          // No PUBREL for a failing PUBREC; both slots are free again.
+          equal(session.state.outgoing.length, 0);
+          kept = (await client.publish({ topic: "t", qos: 1 }, "kept"))!;
+          await client.publish({ topic: "t", qos: 1 }, "also kept");
+          const next = await h.sent();
+          ok(next.type === PacketType.Publish && next.packetId === kept);
+        }
+        await using h = await openPeer({
+          peer,
+          reuse: client,
+          connect: { ...options, cleanStart: false },
+          connack: { sessionPresent: true, properties: { receiveMaximum: 2 } },
+        });
+        const resent = await client.resend();
+        equal(resent.length, 2, "only the two unacknowledged publications");
+        const again = await h.sent();
+        ok(again.type === PacketType.Publish && again.packetId === kept && again.dup);
+        equal(new TextDecoder().decode(again.payload), "kept");
+      },
+    );
+  },
+});

@@ -96,7 +96,7 @@ Deno.test({
     );
 
     await t.step(
-      "Payload Format Indicator, Content Type, Response Topic, Correlation Data and User Properties reach the subscriber intact",
+      "Payload Format Indicator, Content Type, Response Topic, Correlation Data and User Properties reach the subscriber intact, the strings as UTF-8 [MQTT-3.3.2-13] [MQTT-3.3.2-19]",
       async () => {
         await using clients = clientsOf(broker);
         const topic = uniqueTopic("props");
@@ -106,7 +106,7 @@ Deno.test({
         const everyByte = new Uint8Array(256).map((_, i) => i);
         const properties = {
           payloadFormatIndicator: 1 as const,
-          contentType: "text/plain; charset=utf-8",
+          contentType: "text/plain; charset=utf-8; ünïcödé ✓",
           responseTopic: `${topic}/reply/ü`,
           correlationData: everyByte,
           userProperties: [["b", "2"], ["a", "1"], ["b", "2"], ["ключ", "значение"]] as [
@@ -231,6 +231,42 @@ Deno.test({
           if (manualAck) await h.client.acknowledge(13);
           deepStrictEqual(await h.sent(), { type: PacketType.Puback, packetId: 13, reasonCode: 0 });
         }
+      },
+    );
+
+    await t.step(
+      "the client never expires a QoS 2 publication it sent: after its Message Expiry Interval has passed it is still resent on reconnect and completed [MQTT-4.3.3-7]",
+      async () => {
+        await using peer = await startPeer();
+        const session = new Session();
+        const client = new Client({ session });
+        const options = { sessionExpiryInterval: 60 };
+        let id: number;
+        {
+          await using h = await openPeer({ peer, reuse: client, connect: options });
+          id = (await client.publish(
+            { topic: "t", qos: 2, properties: { messageExpiryInterval: 1 } },
+            "short-lived",
+          ))!;
+          equal((await h.sent()).type, PacketType.Publish);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        await using h = await openPeer({
+          peer,
+          reuse: client,
+          connect: { ...options, cleanStart: false },
+          connack: { sessionPresent: true },
+        });
+        deepStrictEqual(await client.resend(), [id]);
+        const again = await h.sent();
+        ok(again.type === PacketType.Publish && again.packetId === id && again.dup);
+        equal(text(again.payload), "short-lived");
+        await h.send({ type: PacketType.Pubrec, packetId: id });
+        equal((await nextEvent(client)).type, "received");
+        deepStrictEqual(await h.sent(), { type: PacketType.Pubrel, packetId: id, reasonCode: 0 });
+        await h.send({ type: PacketType.Pubcomp, packetId: id });
+        equal((await nextEvent(client)).type, "completed");
+        equal(session.state.outgoing.length, 0);
       },
     );
 

@@ -220,7 +220,7 @@ Deno.test({
     );
 
     await t.step(
-      "Client.disconnect() leaves out the Reason String, then the User Properties, to fit the server's Maximum Packet Size, and keeps its reason code and Session Expiry Interval [MQTT-3.14.2-3] [MQTT-3.14.2-4]",
+      "Client.disconnect() leaves out the Reason String, then the User Properties, to fit the server's Maximum Packet Size, and keeps its reason code and Session Expiry Interval; nothing follows it, and the connection is closed [MQTT-3.14.2-3] [MQTT-3.14.2-4] [MQTT-3.14.4-1] [MQTT-3.14.4-2]",
       async () => {
         const cases = [
           [{ reasonString: "bye", userProperties: user }, {

@@ -285,6 +285,17 @@ Deno.test({
     );
 
     await t.step(
+      "a Topic Alias above the client's Topic Alias Maximum is answered with DISCONNECT 0x94, even with its topic [MQTT-3.1.2-26] [MQTT-3.3.2-11]",
+      async () => {
+        await using h = await openPeer({ connect: { topicAliasMaximum: 4 } });
+        await h.send(publishPacket("a/four", "ok", 0, undefined, { topicAlias: 4 }));
+        equal((await message(h.client)).topic, "a/four");
+        await h.send(publishPacket("a/five", "too far", 0, undefined, { topicAlias: 5 }));
+        await assertViolation(h, nextEvent(h.client), 0x94);
+      },
+    );
+
+    await t.step(
       "a Topic Alias from a server the client allowed none is answered with DISCONNECT 0x94 [MQTT-3.1.2-27]",
       async () => {
         await using h = await openPeer();

@@ -25,7 +25,7 @@ Deno.test({
     await using broker = await startMosquitto();
 
     await t.step(
-      "a will with a delay of 2 s and every property is published about 2 s after the connection drops, with its properties intact; a session resumed in time, or DISCONNECT 0x00, cancels it; DISCONNECT 0x04 publishes a (retained) will after the same delay",
+      "a will with a delay of 2 s and every property is published about 2 s after the connection drops, with its properties intact; a session resumed in time, or DISCONNECT 0x00, cancels it; DISCONNECT 0x04 publishes a (retained) will after the same delay [MQTT-3.1.2-9]",
       async () => {
         await using clients = clientsOf(broker);
         const base = uniqueTopic("will");
@@ -70,6 +70,8 @@ Deno.test({
         const connect = dropped.tap.packets()[0]!;
         ok(connect.type === PacketType.Connect);
         deepStrictEqual(connect.will?.properties, properties);
+        equal(connect.will?.topic, `${base}/dropped`);
+        equal(text(connect.will!.payload), "dropped gone ✓");
         equal(connect.will?.qos, 2);
 
         const dropAt = Date.now();
