@@ -944,7 +944,13 @@ export class Client {
       this.session.removeIncoming(packetId);
       sent = this.#send(bytes);
     } else {
-      if (type === PacketType.Pubrec && reasonCode < 0x80) entry.owned = true;
+      if (type === PacketType.Pubrec && reasonCode < 0x80) {
+        entry.owned = true;
+        // The application has the message: record its id now, even while the PUBREC is held for
+        // order, so that after a reconnect the server's resent PUBLISH is a duplicate, not a new
+        // message delivered twice [MQTT-4.3.3-10].
+        this.session.addIncoming(packetId);
+      }
       sent = this.#flushAcks();
     }
     await raceAbort(sent, options.signal);
@@ -1390,8 +1396,8 @@ export class Client {
         );
       }
       const max = this.#connectOptions.receiveMaximum ?? 65_535;
-      // A released entry is also in the session's incoming ids: count it once.
-      const unreleased = this.#inbound.filter((e) => e.stage === "publish").length;
+      // An owned or released entry is also in the session's incoming ids: count it once.
+      const unreleased = this.#inbound.filter((e) => e.stage === "publish" && !e.owned).length;
       if (unreleased + this.session.state.incoming.length >= max) {
         throw await this.#violation(
           `The server sent more than the client's Receive Maximum ${max} of QoS 1/2 publications`,

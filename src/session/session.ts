@@ -68,7 +68,10 @@ export interface SessionState {
   nextPacketId: number;
   /** Outgoing QoS 1 and 2 publications in flight, in the order they were first sent. */
   outgoing: OutgoingFlight[];
-  /** Incoming QoS 2 Packet Identifiers whose PUBREC was sent and whose PUBREL has not come yet. */
+  /**
+   * Incoming QoS 2 Packet Identifiers whose PUBREC was sent (in manual mode: given by the
+   * application, though perhaps still held for order) and whose PUBREL has not come yet.
+   */
   incoming: number[];
   /** The subscriptions made, by filter. */
   subscriptions: SubscriptionRecord[];

@@ -1,8 +1,11 @@
 // An in-memory transport for the client: a byte stream that hands the client scripted chunks
 // (each BYOB read is answered from one chunk only, so the chunking is exactly the script's), and
-// a writable that keeps every byte the client writes. No I/O, no timers.
+// a writable that keeps every byte the client writes. No I/O, no timers. Also: decoding what the
+// client wrote, and checking that a session is well formed.
 
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { decode, DecodeError, frame, type Packet } from "../../src/codec/mod.ts";
+import { Session, type SessionSnapshot } from "../../src/session/mod.ts";
 import type { Transport } from "../../src/transport/mod.ts";
 
 /** Options of {@linkcode scriptedTransport}. */
@@ -184,4 +187,23 @@ export function decodeAll(
     offset += f.length;
   }
   return packets;
+}
+
+/** The session is well formed: ids unique and in range, the index agrees with the list. */
+export function checkSession(session: Session): void {
+  const s = session.state;
+  const ids = s.outgoing.map((f) => f.packetId);
+  equal(new Set(ids).size, ids.length, "outgoing ids are unique");
+  for (const f of s.outgoing) {
+    ok(f.packetId >= 1 && f.packetId <= 0xffff);
+    equal(session.flight(f.packetId), f, "the index agrees with the list");
+    ok(["awaiting-puback", "awaiting-pubrec", "awaiting-pubcomp"].includes(f.state));
+    equal(f.publication === undefined, f.state === "awaiting-pubcomp");
+  }
+  equal(new Set(s.incoming).size, s.incoming.length, "incoming ids are unique");
+  ok(s.incoming.every((i) => Number.isInteger(i) && i >= 1 && i <= 0xffff));
+  const again = Session.fromSnapshot(
+    JSON.parse(JSON.stringify(session.snapshot())) as SessionSnapshot,
+  );
+  deepStrictEqual(again.state, s, "the session survives JSON");
 }

@@ -28,9 +28,8 @@ import {
   PacketType,
   ProtocolViolationError,
   Session,
-  type SessionSnapshot,
 } from "../../mod.ts";
-import { concat, decodeAll, scriptedTransport } from "./_fake.ts";
+import { checkSession, concat, decodeAll, scriptedTransport } from "./_fake.ts";
 import { param, report, seed } from "./_params.ts";
 
 const RUNS = param("fuzz-runs", 3000, 300_000);
@@ -287,25 +286,6 @@ function chunked(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
     start = c;
   }
   return chunks;
-}
-
-/** The session is well formed: ids unique and in range, the index agrees with the list. */
-function checkSession(session: Session): void {
-  const s = session.state;
-  const ids = s.outgoing.map((f) => f.packetId);
-  equal(new Set(ids).size, ids.length, "outgoing ids are unique");
-  for (const f of s.outgoing) {
-    ok(f.packetId >= 1 && f.packetId <= 0xffff);
-    equal(session.flight(f.packetId), f, "the index agrees with the list");
-    ok(["awaiting-puback", "awaiting-pubrec", "awaiting-pubcomp"].includes(f.state));
-    equal(f.publication === undefined, f.state === "awaiting-pubcomp");
-  }
-  equal(new Set(s.incoming).size, s.incoming.length, "incoming ids are unique");
-  ok(s.incoming.every((i) => Number.isInteger(i) && i >= 1 && i <= 0xffff));
-  const again = Session.fromSnapshot(
-    JSON.parse(JSON.stringify(session.snapshot())) as SessionSnapshot,
-  );
-  deepStrictEqual(again.state, s, "the session survives JSON");
 }
 
 const CLIENT_TYPES = new Set<number>([
