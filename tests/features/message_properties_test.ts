@@ -198,7 +198,7 @@ Deno.test({
   name: "Message properties against a scripted peer",
   async fn(t) {
     await t.step(
-      "a payload that claims UTF-8 but is not is reported refused and answered PUBACK 0x99 / PUBREC 0x99 (nothing at QoS 0), in automatic and manual mode; valid UTF-8 is delivered",
+      "a payload that claims UTF-8 but is not is reported refused and answered PUBACK 0x99 / PUBREC 0x99 (nothing at QoS 0), in automatic and manual mode: acknowledged by its QoS though not delivered; valid UTF-8 is delivered [MQTT-3.3.4-1] [MQTT-4.5.0-2]",
       async () => {
         for (const manualAck of [false, true]) {
           await using h = await openPeer({ client: { manualAck } });
