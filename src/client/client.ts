@@ -14,6 +14,7 @@ import {
   describeReasonCode,
   encode,
   EncodeError,
+  encodeIntoIfFits,
   hasWildcard,
   isSharedFilter,
   isWellFormedUtf8,
@@ -156,9 +157,16 @@ export class Client {
   #outboundAliases = new Map<number, string>();
   /** The same, by topic, for the automatic alias policy. */
   #outboundTopics = new Map<string, number>();
-  // Write coalescing: packets queued in one turn go out in one write.
+  // Write coalescing: packets queued in one turn go out in one write. Small packets are encoded
+  // straight into `#open`, a buffer of the batch's own (handed to the transport, never reused); a
+  // large packet, or an open buffer that filled up, is a chunk of `#batch` of its own.
   #batch: Uint8Array[] = [];
-  #batchBytes = 0;
+  #open: Uint8Array = EMPTY;
+  #openLength = 0;
+  /** Bytes of small packets queued since the last write: sizes the next open buffer. */
+  #openBytes = 0;
+  #openSize = MIN_OPEN;
+  #encodeOpts: { strict: boolean; maximumPacketSize?: number } | undefined;
   #batchDone: PromiseWithResolvers<void> | undefined;
   #writing = false;
   #closeError: MqttError | undefined;
@@ -468,7 +476,8 @@ export class Client {
     this.#outboundAliases.clear();
     this.#outboundTopics.clear();
     this.#batch = [];
-    this.#batchBytes = 0;
+    this.#open = EMPTY;
+    this.#openLength = this.#openBytes = 0;
     this.#batchDone = undefined;
     this.#writing = false;
     this.#closeError = undefined;
@@ -478,9 +487,13 @@ export class Client {
 
   #encodeOptions(): { strict: boolean; maximumPacketSize?: number } {
     const max = this.#limits.maximumPacketSize;
-    return max === undefined
-      ? { strict: this.#strict }
-      : { strict: this.#strict, maximumPacketSize: max };
+    let options = this.#encodeOpts;
+    if (options === undefined || options.maximumPacketSize !== max) {
+      options = this.#encodeOpts = max === undefined
+        ? { strict: this.#strict }
+        : { strict: this.#strict, maximumPacketSize: max };
+    }
+    return options;
   }
 
   #requireConnected(what: string): void {
@@ -602,7 +615,9 @@ export class Client {
       if (packetId === undefined) throw new PacketIdExhaustedError();
       packet.packetId = packetId;
     }
-    const bytes = encode(packet, this.#encodeOptions());
+    // Encoded into the write batch (nothing is queued if it is refused); nothing else runs before
+    // the session records the flight, and the write is at the end of the turn.
+    const sent = this.#sendPacket(packet);
     if (alias !== undefined && options.topic !== "") {
       const previous = this.#outboundAliases.get(alias);
       if (previous !== undefined) this.#outboundTopics.delete(previous);
@@ -641,7 +656,7 @@ export class Client {
       }
     }
     try {
-      await raceAbort(this.#send(bytes), options.signal);
+      await raceAbort(sent, options.signal);
     } catch (e) {
       if (packetId !== undefined && e instanceof ConnectionClosedError) {
         // The flight is in the session: say so, so the application can count on its recovery.
@@ -1111,9 +1126,7 @@ export class Client {
             log.warning("PUBREC for {packetId}, which is not in flight: PUBREL 0x92", {
               packetId: packet.packetId,
             });
-            this.#sendNow(
-              encode({ type: PacketType.Pubrel, packetId: packet.packetId, reasonCode: 0x92 }),
-            );
+            this.#sendNow({ type: PacketType.Pubrel, packetId: packet.packetId, reasonCode: 0x92 });
             return undefined;
           }
           throw await this.#violation(
@@ -1130,7 +1143,7 @@ export class Client {
               packetId: packet.packetId,
             });
           }
-          this.#sendNow(encode({ type: PacketType.Pubrel, packetId: packet.packetId }));
+          this.#sendNow({ type: PacketType.Pubrel, packetId: packet.packetId });
           return { type: "received", packetId: packet.packetId, reasonCode, properties };
         }
         this.session.removeFlight(packet.packetId);
@@ -1195,11 +1208,11 @@ export class Client {
             ack: undefined,
           });
         } else {
-          this.#sendNow(encode({
+          this.#sendNow({
             type: PacketType.Pubcomp,
             packetId: packet.packetId,
             reasonCode: known ? 0 : 0x92,
-          }));
+          });
         }
         return { type: "released", packetId: packet.packetId, reasonCode, known };
       }
@@ -1379,7 +1392,7 @@ export class Client {
       const id = packetId!;
       if (qos === 2 && this.session.hasIncoming(id)) {
         // Its PUBREC was sent already: answer again, do not deliver twice [MQTT-4.3.3-10].
-        this.#sendNow(encode({ type: PacketType.Pubrec, packetId: id }));
+        this.#sendNow({ type: PacketType.Pubrec, packetId: id });
         log.debug(
           "Incoming QoS 2 publication {packetId} again: PUBREC again, not delivered twice",
           {
@@ -1408,13 +1421,13 @@ export class Client {
       if (this.#manualAck) {
         this.#inbound.push({ packetId: id, stage: "publish", qos, ack: undefined });
       } else if (qos === 1) {
-        this.#sendNow(encode({ type: PacketType.Puback, packetId: id }));
+        this.#sendNow({ type: PacketType.Puback, packetId: id });
       } else {
         this.session.addIncoming(id);
         if (this.#debug) {
           log.debug("Incoming QoS 2 publication {packetId} awaits PUBREL", { packetId: id });
         }
-        this.#sendNow(encode({ type: PacketType.Pubrec, packetId: id }));
+        this.#sendNow({ type: PacketType.Pubrec, packetId: id });
       }
     }
     return {
@@ -1491,6 +1504,8 @@ export class Client {
     const done = this.#batchDone;
     this.#batchDone = undefined;
     this.#batch = [];
+    this.#open = EMPTY;
+    this.#openLength = this.#openBytes = 0;
     if (done) {
       done.reject(this.#closeError ?? new ConnectionClosedError("The connection is closed"));
     }
@@ -1532,15 +1547,14 @@ export class Client {
   }
 
   /** Queues a reply without waiting; a failure is seen by the next call. */
-  #sendNow(bytes: Uint8Array): void {
-    this.#send(bytes).catch(() => {});
+  #sendNow(packet: Packet | Uint8Array): void {
+    const sent = packet instanceof Uint8Array ? this.#send(packet) : this.#sendPacket(packet);
+    // The batch's promise has a handler already; a refusal (closed) is a promise of its own.
+    if (sent !== this.#batchDone?.promise) sent.catch(() => {});
   }
 
-  /**
-   * Queues bytes for the transport. Packets queued in the same turn go out in one write; the
-   * promise settles when that write does.
-   */
-  #send(bytes: Uint8Array, evenIfClosing = false): Promise<void> {
+  /** Why nothing can be sent now, as a rejected promise; `undefined` when sending is possible. */
+  #unsendable(evenIfClosing: boolean): Promise<void> | undefined {
     if (
       this.#writer === undefined || (this.#state === "closed" && !evenIfClosing) ||
       this.#transport === undefined
@@ -1549,12 +1563,81 @@ export class Client {
         this.#closeError ?? new NotConnectedError("Cannot send: the connection is closed"),
       );
     }
+    return undefined;
+  }
+
+  /**
+   * Queues bytes for the transport. Packets queued in the same turn go out in one write; the
+   * promise settles when that write does.
+   */
+  #send(bytes: Uint8Array, evenIfClosing = false): Promise<void> {
+    const refused = this.#unsendable(evenIfClosing);
+    if (refused !== undefined) return refused;
     if (log.isEnabledFor("trace")) tracePacket("->", bytes);
-    this.#batch.push(bytes);
-    this.#batchBytes += bytes.length;
+    if (bytes.length > MAX_SMALL) {
+      this.#seal();
+      this.#batch.push(bytes);
+    } else {
+      this.#room(bytes.length);
+      this.#open.set(bytes, this.#openLength);
+      this.#openLength += bytes.length;
+      this.#openBytes += bytes.length;
+    }
+    return this.#queued();
+  }
+
+  /**
+   * Encodes a packet straight into the write batch (a large one into a buffer of its own) and
+   * queues it as {@linkcode Client.#send} does. Throws what `encode` throws, with nothing queued.
+   */
+  #sendPacket(packet: Packet, evenIfClosing = false): Promise<void> {
+    const refused = this.#unsendable(evenIfClosing);
+    if (refused !== undefined) return refused;
+    const options = this.#encodeOptions();
+    let at = this.#openLength;
+    let size = encodeIntoIfFits(packet, this.#open, at, options);
+    if (size < 0) {
+      if (-size > MAX_SMALL) {
+        // One copy of the payload, into a buffer of its exact size, written on its own.
+        const bytes = encode(packet, options);
+        if (log.isEnabledFor("trace")) tracePacket("->", bytes);
+        this.#seal();
+        this.#batch.push(bytes);
+        return this.#queued();
+      }
+      this.#room(-size);
+      at = this.#openLength;
+      size = encodeIntoIfFits(packet, this.#open, at, options);
+    }
+    this.#openLength = at + size;
+    this.#openBytes += size;
+    if (log.isEnabledFor("trace")) tracePacket("->", this.#open.subarray(at, at + size));
+    return this.#queued();
+  }
+
+  /** Makes room for `n` bytes in the open buffer, sealing a full one and opening another. */
+  #room(n: number): void {
+    if (this.#openLength + n <= this.#open.length) return;
+    if (this.#openLength > 0) this.#openSize = Math.min(MAX_OPEN, this.#openSize * 2);
+    this.#seal();
+    this.#open = new Uint8Array(Math.max(this.#openSize, n));
+  }
+
+  /** Moves what the open buffer holds to the batch as a chunk. */
+  #seal(): void {
+    if (this.#openLength === 0) return;
+    this.#batch.push(this.#open.subarray(0, this.#openLength));
+    this.#open = EMPTY;
+    this.#openLength = 0;
+  }
+
+  /** The promise of the batch being queued, scheduling its write at the end of the turn. */
+  #queued(): Promise<void> {
     let done = this.#batchDone;
     if (done === undefined) {
       done = this.#batchDone = Promise.withResolvers<void>();
+      // Replies are queued without waiting (#sendNow): a failed write must not be unhandled.
+      done.promise.catch(() => {});
       if (!this.#writing) afterTurn(() => this.#flush());
     }
     return done.promise;
@@ -1565,26 +1648,21 @@ export class Client {
     this.#writing = true;
     const writer = this.#writer;
     try {
-      while (this.#batch.length > 0 && writer !== undefined) {
+      while ((this.#batch.length > 0 || this.#openLength > 0) && writer !== undefined) {
+        // The next batch's open buffer: about the size of this one's small packets.
+        const used = this.#openBytes;
+        this.#openSize = used <= MIN_OPEN
+          ? MIN_OPEN
+          : Math.min(MAX_OPEN, 2 ** Math.ceil(Math.log2(used)));
+        this.#openBytes = 0;
+        this.#seal();
         const batch = this.#batch;
-        const size = this.#batchBytes;
         const done = this.#batchDone!;
         this.#batch = [];
-        this.#batchBytes = 0;
         this.#batchDone = undefined;
-        let data: Uint8Array;
-        if (batch.length === 1) {
-          data = batch[0]!;
-        } else {
-          data = new Uint8Array(size);
-          let o = 0;
-          for (const b of batch) {
-            data.set(b, o);
-            o += b.length;
-          }
-        }
         try {
-          await writer.write(data);
+          // Usually one chunk; several after a large packet or an open buffer that filled up.
+          for (const chunk of batch) await writer.write(chunk);
           this.#lastSent = Date.now();
           done.resolve();
         } catch (e) {
@@ -1607,3 +1685,8 @@ export class Client {
 }
 
 const PINGREQ = new Uint8Array([0xc0, 0x00]);
+/** Packets up to this size are encoded into the batch's shared buffer; larger ones get their own. */
+const MAX_SMALL = 16 * 1024;
+/** The smallest and largest shared buffer of a batch. */
+const MIN_OPEN = 512;
+const MAX_OPEN = 256 * 1024;

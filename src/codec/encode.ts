@@ -489,3 +489,33 @@ export function encodeInto(
   write(new Writer(target, offset), packet, remaining);
   return size;
 }
+
+/**
+ * Encodes `packet` into `target` at `offset` if it fits there and returns the number of bytes
+ * written; if it does not fit, writes nothing and returns the number of bytes it needs, negated.
+ * The packet is measured once either way, so a writer that fills one buffer packet after packet
+ * (a batch of writes) pays no second measurement in the common case. Throws what
+ * {@linkcode encode} throws, having written nothing.
+ *
+ * @example Filling a buffer, then a larger one
+ * ```ts
+ * import { encodeIntoIfFits, PacketType } from "./mod.ts";
+ * const packet = { type: PacketType.Puback, packetId: 7 } as const;
+ * console.log(encodeIntoIfFits(packet, new Uint8Array(2), 0)); // -4
+ * console.log(encodeIntoIfFits(packet, new Uint8Array(4), 0)); // 4
+ * ```
+ */
+export function encodeIntoIfFits(
+  packet: Packet,
+  target: Uint8Array,
+  offset: number,
+  options?: EncodeOptions,
+): number {
+  if (!Number.isInteger(offset) || offset < 0) {
+    throw new RangeError(`The offset must be a non-negative integer, got ${offset}`);
+  }
+  const size = prepare(packet, options);
+  if (offset + size > target.length) return -size;
+  write(new Writer(target, offset), packet, remaining);
+  return size;
+}
