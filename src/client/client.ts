@@ -1063,7 +1063,8 @@ export class Client {
     this.#signal = signal;
     let packet: Packet;
     try {
-      packet = await this.#reader!.next(signal);
+      // A packet already read needs no wait (nor the asynchronous call) of next().
+      packet = this.#reader!.take() ?? await this.#reader!.next(signal);
     } catch (e) {
       if (signal?.aborted && e === signal.reason) throw e;
       if (e instanceof DecodeError) {

@@ -9,6 +9,8 @@ import { decodeBody, DecodeError, frame, type Packet } from "../codec/mod.ts";
 import { ConnectionClosedError } from "./errors.ts";
 import { readerLog as log } from "./_log.ts";
 
+const EMPTY = new Uint8Array(0);
+
 /** Options of {@linkcode PacketReader}. */
 export interface PacketReaderOptions {
   /** The largest packet accepted; a larger one is refused (0x95) before its body is allocated. */
@@ -49,7 +51,8 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
  * completes the same packet. Small packets share read calls (read-ahead into one buffer); a packet
  * larger than the buffer is read straight into a buffer of its own, which grows as the packet's
  * bytes arrive (to at most twice what arrived), so a large length announced but not sent costs no
- * memory. Each packet returned owns its bytes: payloads stay valid after later reads.
+ * memory. Each packet returned owns its bytes: payloads stay valid after later reads. The packets
+ * completed by one read share one copy of their bytes (one allocation per read, not per packet).
  *
  * @example Reading packets from a stream
  * ```ts
@@ -71,6 +74,14 @@ export class PacketReader {
   #buf: Uint8Array;
   #start = 0;
   #end = 0;
+  /**
+   * The complete packets of the last read, copied out of the read-ahead buffer together (one
+   * allocation and one copy per read, not per packet) and handed out one by one from `#chunkPos`.
+   */
+  #chunk: Uint8Array = EMPTY;
+  #chunkPos = 0;
+  #chunkEnd = 0;
+  #frameOptions: { maximumPacketSize: number };
   /** A packet larger than the buffer, being filled. */
   #big: Uint8Array | undefined;
   #bigFilled = 0;
@@ -92,6 +103,7 @@ export class PacketReader {
     }
     this.#buf = new Uint8Array(options.bufferSize ?? 65_536);
     this.#max = options.maximumPacketSize ?? 268_435_460;
+    this.#frameOptions = { maximumPacketSize: this.#max };
     this.#strict = options.strict ?? true;
   }
 
@@ -102,12 +114,26 @@ export class PacketReader {
 
   /** The number of bytes read but not yet returned as a packet. */
   get buffered(): number {
-    return this.#big ? this.#bigFilled : this.#end - this.#start;
+    return (this.#big ? this.#bigFilled : this.#end - this.#start) + this.#chunkEnd -
+      this.#chunkPos;
   }
 
   /** Sets the largest packet accepted from now on. */
   set maximumPacketSize(value: number) {
     this.#max = value;
+    this.#frameOptions = { maximumPacketSize: value };
+  }
+
+  /**
+   * The next packet if one is complete in what was read already, without reading or waiting;
+   * `undefined` otherwise (then call {@linkcode PacketReader.next}). Throws as `next()` does for
+   * bytes that are not a valid packet.
+   */
+  take(): Packet | undefined {
+    if (this.#chunkPos < this.#chunkEnd) return this.#fromChunk();
+    // While a read is under way the read-ahead buffer is the stream's (a BYOB read transfers it).
+    if (this.#pending !== undefined || this.#error !== undefined) return undefined;
+    return this.#take();
   }
 
   /**
@@ -138,6 +164,7 @@ export class PacketReader {
 
   /** Frames and decodes a packet from what is buffered, or returns `undefined` if incomplete. */
   #take(): Packet | undefined {
+    if (this.#chunkPos < this.#chunkEnd) return this.#fromChunk();
     const big = this.#big;
     if (big !== undefined) {
       if (this.#bigFilled < this.#bigLength) return undefined;
@@ -147,13 +174,28 @@ export class PacketReader {
     }
     const available = this.#end - this.#start;
     if (available < 2) return undefined;
-    const f = frame(this.#buf, { maximumPacketSize: this.#max }, this.#start, this.#end);
+    const f = frame(this.#buf, this.#frameOptions, this.#start, this.#end);
     if (f.complete) {
+      // Every complete packet buffered, copied out at once: the packets own their bytes (their
+      // payloads survive later reads into the read-ahead buffer), with one copy for all of them.
       const start = this.#start;
-      this.#start = start + f.length;
+      let end = start + f.length;
+      while (this.#end - end >= 2) {
+        let next;
+        try {
+          next = frame(this.#buf, this.#frameOptions, end, this.#end);
+        } catch {
+          break; // Thrown again when that packet's turn comes.
+        }
+        if (!next.complete) break;
+        end += next.length;
+      }
+      this.#chunk = this.#buf.slice(start, end);
+      this.#chunkPos = 0;
+      this.#chunkEnd = end - start;
+      this.#start = end;
       if (this.#start === this.#end) this.#start = this.#end = 0;
-      // One copy: the packet owns its bytes, so its payload survives later reads.
-      return this.#decode(this.#buf.slice(start, start + f.length), f.headerLength);
+      return this.#fromChunk();
     }
     if (f.length !== undefined && f.length > this.#buf.length) {
       // Too large for the read-ahead buffer: read the rest straight into its own buffer.
@@ -171,9 +213,24 @@ export class PacketReader {
     return undefined;
   }
 
+  /** Decodes the next packet of `#chunk` (whole packets only, framed before). */
+  #fromChunk(): Packet {
+    const chunk = this.#chunk;
+    const start = this.#chunkPos;
+    const f = frame(chunk, this.#frameOptions, start, this.#chunkEnd);
+    if (!f.complete) throw new Error("unreachable: the chunk holds whole packets only");
+    const end = start + f.length;
+    this.#chunkPos = end;
+    if (end === this.#chunkEnd) {
+      this.#chunk = EMPTY;
+      this.#chunkPos = this.#chunkEnd = 0;
+    }
+    return decodeBody(chunk.subarray(start, end), f.headerLength, this.#strict);
+  }
+
   #decode(bytes: Uint8Array, headerLength?: number): Packet {
     if (headerLength === undefined) {
-      const f = frame(bytes, { maximumPacketSize: this.#max });
+      const f = frame(bytes, this.#frameOptions);
       headerLength = f.complete ? f.headerLength : 0;
     }
     return decodeBody(bytes, headerLength, this.#strict);
