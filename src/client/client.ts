@@ -1049,8 +1049,13 @@ export class Client {
     this.#polling = true;
     try {
       for (;;) {
-        const packet = await this.#read(options.signal);
-        const event = await this.#handle(packet);
+        // A packet already read comes at once, and a PUBLISH goes to its handler directly: a
+        // message costs no more asynchronous calls than it needs (#handle does the same).
+        const read = this.#read(options.signal);
+        const packet = read instanceof Promise ? await read : read;
+        const event = packet.type === PacketType.Publish
+          ? await this.#onPublish(packet)
+          : await this.#handle(packet);
         if (event !== undefined) return event;
       }
     } finally {
@@ -1058,32 +1063,55 @@ export class Client {
     }
   }
 
-  /** Reads one packet; turns decoding and connection failures into the client's errors. */
-  async #read(signal: AbortSignal | undefined): Promise<Packet> {
+  /**
+   * Reads one packet; turns decoding and connection failures into the client's errors. A packet
+   * already read is returned at once, not as a promise.
+   */
+  #read(signal: AbortSignal | undefined): Packet | Promise<Packet> {
     this.#signal = signal;
+    let packet: Packet | undefined;
+    try {
+      packet = this.#reader!.take();
+    } catch (e) {
+      return this.#readFailed(e, signal);
+    }
+    return packet === undefined ? this.#readNext(signal) : this.#received(packet);
+  }
+
+  /** Waits for the next packet from the transport. */
+  async #readNext(signal: AbortSignal | undefined): Promise<Packet> {
     let packet: Packet;
     try {
-      // A packet already read needs no wait (nor the asynchronous call) of next().
-      packet = this.#reader!.take() ?? await this.#reader!.next(signal);
+      packet = await this.#reader!.next(signal);
     } catch (e) {
-      if (signal?.aborted && e === signal.reason) throw e;
-      if (e instanceof DecodeError) {
-        throw await this.#violation(
-          `The server sent a bad packet: ${e.message}`,
-          // 0x84 (a CONNECT of another version) is no DISCONNECT code; a server's CONNECT is a
-          // Protocol Error whatever its version.
-          e.reasonCode === 0x84 ? 0x82 : e.reasonCode,
-          e.statement,
-          e,
-        );
-      }
-      const error = e instanceof MqttError ? e : new ConnectionClosedError(String(e), { cause: e });
-      if (this.#state === "closed") {
-        log.debug("Reading ended: {message}", { message: error.message });
-      } else log.error("The connection failed: {message}", { message: error.message });
-      this.#close(error);
-      throw error;
+      return await this.#readFailed(e, signal);
     }
+    return this.#received(packet);
+  }
+
+  /** Turns a failed read into the client's error: DISCONNECT for a bad packet, then close. */
+  async #readFailed(e: unknown, signal: AbortSignal | undefined): Promise<never> {
+    if (signal?.aborted && e === signal.reason) throw e;
+    if (e instanceof DecodeError) {
+      throw await this.#violation(
+        `The server sent a bad packet: ${e.message}`,
+        // 0x84 (a CONNECT of another version) is no DISCONNECT code; a server's CONNECT is a
+        // Protocol Error whatever its version.
+        e.reasonCode === 0x84 ? 0x82 : e.reasonCode,
+        e.statement,
+        e,
+      );
+    }
+    const error = e instanceof MqttError ? e : new ConnectionClosedError(String(e), { cause: e });
+    if (this.#state === "closed") {
+      log.debug("Reading ended: {message}", { message: error.message });
+    } else log.error("The connection failed: {message}", { message: error.message });
+    this.#close(error);
+    throw error;
+  }
+
+  /** Notes a packet's arrival (for keep alive and the trace log) and returns it. */
+  #received(packet: Packet): Packet {
     this.#lastReceived = Date.now();
     // One check per packet read when logging is off; #handle() reuses it.
     this.#debug = log.isEnabledFor("debug");
