@@ -142,7 +142,10 @@ export class Client {
   #sessionExpiry = 0;
   #lastSent = 0;
   #lastReceived = 0;
-  /** Outgoing Packet Identifiers sent on this connection (resending them is not allowed). */
+  /**
+   * Outgoing Packet Identifiers of flights sent on this connection and not over (resending them
+   * is not allowed).
+   */
   #sentHere = new Set<number>();
   /** SUBSCRIBE / UNSUBSCRIBE awaiting their acknowledgement, by Packet Identifier. */
   #pendingSubs = new Map<
@@ -1176,6 +1179,9 @@ export class Client {
           return { type: "received", packetId: packet.packetId, reasonCode, properties };
         }
         this.session.removeFlight(packet.packetId);
+        // The id is free again: forget that it was sent here, or the set grows with every
+        // publication for as long as the connection lasts.
+        this.#sentHere.delete(packet.packetId);
         if (reasonCode >= 0x80) {
           log.warning(
             `The server rejected publication {packetId} to {topic}: ${
