@@ -529,9 +529,22 @@ export class Client {
    * const id = await client.publish({ topic: "sensors/1", qos: 1 }, "21.5");
    * ```
    */
-  async publish(
+  publish(
     options: PublishOptions,
     payload?: Uint8Array | string,
+  ): Promise<number | undefined> {
+    // Not an async function: a publication awaiting its write holds a promise at most, not a
+    // suspended call (an application may queue a thousand in one turn).
+    try {
+      return this.#publish(options, payload);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #publish(
+    options: PublishOptions,
+    payload: Uint8Array | string | undefined,
   ): Promise<number | undefined> {
     options.signal?.throwIfAborted();
     this.#requireConnected("publish");
@@ -658,10 +671,11 @@ export class Client {
         });
       }
     }
-    try {
-      await raceAbort(sent, options.signal);
-    } catch (e) {
-      if (packetId !== undefined && e instanceof ConnectionClosedError) {
+    const written = raceAbort(sent, options.signal);
+    // At QoS 0 the batch's promise itself serves: it resolves to undefined once written.
+    if (packetId === undefined) return written as Promise<unknown> as Promise<undefined>;
+    return written.then(() => packetId, (e) => {
+      if (e instanceof ConnectionClosedError) {
         // The flight is in the session: say so, so the application can count on its recovery.
         throw new ConnectionClosedError(
           `${e.message}; publication ${packetId} is kept in the session: resend it after reconnecting`,
@@ -669,8 +683,7 @@ export class Client {
         );
       }
       throw e;
-    }
-    return packetId;
+    });
   }
 
   /**
