@@ -145,6 +145,8 @@ export class Session {
   readonly state: SessionState;
   /** Outgoing flights by Packet Identifier: an index over `state.outgoing`. */
   #byId = new Map<number, OutgoingFlight>();
+  /** The incoming QoS 2 Packet Identifiers: an index over `state.incoming`. */
+  #incoming: Set<number>;
 
   /** Creates a session, empty or from a state the caller kept. */
   constructor(state: Partial<SessionState> = {}) {
@@ -156,6 +158,7 @@ export class Session {
       subscriptions: state.subscriptions ?? [],
     };
     for (const f of this.state.outgoing) this.#byId.set(f.packetId, f);
+    this.#incoming = new Set(this.state.incoming);
     const id = this.state.nextPacketId;
     if (!Number.isInteger(id) || id < 1 || id > 0xffff) {
       throw new RangeError(`nextPacketId must be from 1 to 65535, got ${id}`);
@@ -203,6 +206,7 @@ export class Session {
     this.state.outgoing = [];
     this.#byId.clear();
     this.state.incoming = [];
+    this.#incoming.clear();
     this.state.subscriptions = [];
   }
 
@@ -246,8 +250,10 @@ export class Session {
     if (flight === undefined) return undefined;
     this.#byId.delete(packetId);
     const list = this.state.outgoing;
-    // Acknowledgements mostly come in order, so the flight is usually the first.
-    list.splice(list[0] === flight ? 0 : list.indexOf(flight), 1);
+    // Acknowledgements mostly come in order, so the flight is usually the first (and shift() is
+    // cheap where splice() moves every other flight).
+    if (list[0] === flight) list.shift();
+    else list.splice(list.indexOf(flight), 1);
     return flight;
   }
 
@@ -262,20 +268,23 @@ export class Session {
 
   /** Whether an incoming QoS 2 Packet Identifier awaits its PUBREL. */
   hasIncoming(packetId: number): boolean {
-    return this.state.incoming.includes(packetId);
+    return this.#incoming.has(packetId);
   }
 
   /** Records an incoming QoS 2 Packet Identifier whose PUBREC is being sent. */
   addIncoming(packetId: number): void {
-    if (!this.state.incoming.includes(packetId)) this.state.incoming.push(packetId);
+    if (this.#incoming.has(packetId)) return;
+    this.#incoming.add(packetId);
+    this.state.incoming.push(packetId);
   }
 
   /** Forgets an incoming QoS 2 Packet Identifier (PUBREL came); whether it was known. */
   removeIncoming(packetId: number): boolean {
+    if (!this.#incoming.delete(packetId)) return false;
     const list = this.state.incoming;
-    const i = list.indexOf(packetId);
-    if (i < 0) return false;
-    list.splice(i, 1);
+    // PUBRELs mostly come in order, so the id is usually the first.
+    if (list[0] === packetId) list.shift();
+    else list.splice(list.indexOf(packetId), 1);
     return true;
   }
 
