@@ -1069,9 +1069,10 @@ export class Client {
         // message costs no more asynchronous calls than it needs (#handle does the same).
         const read = this.#read(options.signal);
         const packet = read instanceof Promise ? await read : read;
-        const event = packet.type === PacketType.Publish
-          ? await this.#onPublish(packet)
-          : await this.#handle(packet);
+        const handled = packet.type === PacketType.Publish
+          ? this.#onPublish(packet)
+          : this.#handle(packet);
+        const event = handled instanceof Promise ? await handled : handled;
         if (event !== undefined) return event;
       }
     } finally {
@@ -1103,6 +1104,13 @@ export class Client {
       return await this.#readFailed(e, signal);
     }
     return this.#received(packet);
+  }
+
+  /** A promise that rejects with the error of a violation once its DISCONNECT is sent. */
+  #raise(violation: Promise<ProtocolViolationError>): Promise<never> {
+    return violation.then((error) => {
+      throw error;
+    });
   }
 
   /** Turns a failed read into the client's error: DISCONNECT for a bad packet, then close. */
@@ -1392,26 +1400,30 @@ export class Client {
     }
   }
 
-  async #onPublish(packet: Publish): Promise<ClientEvent | undefined> {
+  /**
+   * Handles a PUBLISH; synchronous unless the server broke a rule (then a promise that rejects
+   * once the DISCONNECT is sent), so a message costs no asynchronous call.
+   */
+  #onPublish(packet: Publish): ClientEvent | Promise<never> {
     let topic = packet.topic;
     const props = packet.properties ?? {};
     const alias = props.topicAlias;
     if (alias !== undefined) {
       const max = this.#connectOptions.topicAliasMaximum ?? 0;
       if (alias > max) {
-        throw await this.#violation(
+        return this.#raise(this.#violation(
           `The server used Topic Alias ${alias}, above the client's Topic Alias Maximum ${max}`,
           0x94,
           max === 0 ? "MQTT-3.1.2-27" : "MQTT-3.3.2-11",
-        );
+        ));
       }
       if (topic === "") {
         const known = this.#inboundAliases.get(alias);
         if (known === undefined) {
-          throw await this.#violation(
+          return this.#raise(this.#violation(
             `The server used Topic Alias ${alias} before setting it`,
             0x94,
-          );
+          ));
         }
         topic = known;
       } else {
@@ -1450,21 +1462,21 @@ export class Client {
         return { type: "duplicate", packetId: id, topic };
       }
       if (this.#inbound.some((e) => e.packetId === id && e.stage === "publish")) {
-        throw await this.#violation(
+        return this.#raise(this.#violation(
           `The server reused Packet Identifier ${id} before the client acknowledged it`,
           0x82,
           "MQTT-2.2.1-4",
-        );
+        ));
       }
       const max = this.#connectOptions.receiveMaximum ?? 65_535;
       // An owned or released entry is also in the session's incoming ids: count it once.
       const unreleased = this.#inbound.filter((e) => e.stage === "publish" && !e.owned).length;
       if (unreleased + this.session.state.incoming.length >= max) {
-        throw await this.#violation(
+        return this.#raise(this.#violation(
           `The server sent more than the client's Receive Maximum ${max} of QoS 1/2 publications`,
           0x93,
           "MQTT-3.3.4-9",
-        );
+        ));
       }
       if (this.#manualAck) {
         this.#inbound.push({ packetId: id, stage: "publish", qos, ack: undefined });
