@@ -487,10 +487,32 @@ for (const row of rows) {
     } | ${fmt(vsRaw, 2)} | ${goal} |`,
   );
 }
+async function versionOf(cmd: string, args: string[]): Promise<string> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    return text.split("\n")[0]!.trim();
+  } catch {
+    return "?";
+  }
+}
+const cpu = Deno.readTextFileSync("/proc/cpuinfo").match(/^model name\s*:\s*(.+)$/m)?.[1] ?? "?";
+let mqttjsVersion = "?";
+try {
+  mqttjsVersion = JSON.parse(
+    Deno.readTextFileSync(path("node/node_modules/mqtt/package.json")),
+  ).version;
+} catch {
+  // Not installed (MQTT.js on Node not run).
+}
 console.log(
   `\nMedian of ${runs} run${runs > 1 ? "s" : ""}` +
-    ` (${((Date.now() - started) / 1000).toFixed(0)} s, Deno ${Deno.version.deno}, ` +
-    `Mosquitto with max_queued_messages 100000):\n`,
+    ` (${((Date.now() - started) / 1000).toFixed(0)} s). Machine: ${cpu}, ` +
+    `${navigator.hardwareConcurrency} cores, ${
+      (Deno.systemMemoryInfo().total / 2 ** 30).toFixed(0)
+    } GiB, Linux ${Deno.osRelease()}; Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ` +
+    `Node ${await versionOf("node", ["--version"])}, MQTT.js ${mqttjsVersion}, ` +
+    `${await versionOf("mosquitto", ["-h"])} with max_queued_messages 100000.\n`,
 );
 console.log(lines.join("\n"));
 
