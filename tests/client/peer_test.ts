@@ -162,6 +162,8 @@ Deno.test({
     const connect = decode(await conn.readPacket());
     ok(connect.type === PacketType.Connect && connect.cleanStart === true);
     await conn.write(encode({ type: PacketType.Connack, sessionPresent: true, reasonCode: 0 }));
+    // A server accepting a clean start must say Session Present 0 [MQTT-3.2.2-2]: the client
+    // holds it to that.
     await assertViolation(conn, connecting, 0x82, "MQTT-3.2.2-4");
   },
 });
@@ -446,6 +448,7 @@ Deno.test({
       serverReference: undefined,
       properties: { reasonString: "taken over" },
     });
+    // The client's side of a session taken over: closed, no reply, session kept [MQTT-3.1.4-3].
     equal(h.client.state, "closed");
     equal((await h.conn.readUntilClosed()).length, 0, "no DISCONNECT in reply");
     equal(h.client.session.flight(id!)?.state, "awaiting-puback");
