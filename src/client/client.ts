@@ -43,6 +43,7 @@ import { clientLog as log, tracePacket } from "./_log.ts";
 import type {
   AcknowledgeOptions,
   AuthEvent,
+  AuthOptions,
   ClientEvent,
   ClientOptions,
   ConnectOptions,
@@ -136,6 +137,8 @@ export class Client {
   #reader: PacketReader | undefined;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #polling = false;
+  /** A re-authentication the client started and the server has not ended with AUTH 0x00. */
+  #reauthenticating = false;
   #limits: ServerLimits = DEFAULT_LIMITS;
   #connectOptions: ConnectOptions = {};
   #keepAlive = 0;
@@ -485,6 +488,7 @@ export class Client {
     this.#writing = false;
     this.#closeError = undefined;
     this.#limits = DEFAULT_LIMITS;
+    this.#reauthenticating = false;
     this.#polling = false;
   }
 
@@ -927,6 +931,49 @@ export class Client {
     options.signal?.throwIfAborted();
     this.#requireConnected("ping");
     await raceAbort(this.#send(PINGREQ), options.signal);
+  }
+
+  /**
+   * Sends AUTH after CONNACK, with the connection's Authentication Method [MQTT-4.12.1-1]:
+   * reason 0x19 (the default) starts a re-authentication, 0x18 answers a server's `auth` event
+   * that continues it. The server's answers come as `auth` events from {@linkcode Client.poll}
+   * (0x00 when it succeeded). The Reason String and User Properties are left out if they would
+   * exceed the server's Maximum Packet Size. Refused with {@linkcode ClientStateError} when the
+   * connection used no Authentication Method [MQTT-4.12.0-7].
+   *
+   * @example Re-authenticating
+   * ```ts ignore
+   * await client.auth({ authenticationData: newToken });
+   * const answer = await client.poll(); // { type: "auth", reasonCode: 0, ... }
+   * ```
+   */
+  async auth(options: AuthOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
+    this.#requireConnected("send AUTH");
+    const method = this.#connectOptions.authenticationMethod;
+    if (method === undefined) {
+      throw new ClientStateError(
+        "Cannot send AUTH: the connection used no Authentication Method [MQTT-4.12.0-7]; connect with one",
+      );
+    }
+    const reasonCode = options.reasonCode ?? 0x19;
+    if (reasonCode === 0x18 && !this.#reauthenticating) {
+      throw new ClientStateError(
+        "Cannot continue authentication: no re-authentication is under way; start one with reason 0x19",
+      );
+    }
+    const bytes = this.#encodeDroppable({
+      type: PacketType.Auth,
+      reasonCode,
+      properties: {
+        authenticationMethod: method,
+        ...(options.authenticationData ? { authenticationData: options.authenticationData } : {}),
+        ...(options.reasonString !== undefined ? { reasonString: options.reasonString } : {}),
+        ...(options.userProperties ? { userProperties: options.userProperties } : {}),
+      },
+    });
+    this.#reauthenticating = true;
+    await raceAbort(this.#send(bytes), options.signal);
   }
 
   /**
@@ -1383,6 +1430,16 @@ export class Client {
             "MQTT-4.12.0-5",
           );
         }
+        if (!this.#reauthenticating || packet.reasonCode === 0x19) {
+          throw await this.#violation(
+            `The server sent AUTH ${
+              describeReasonCode(packet.reasonCode ?? 0)
+            } although the client started no re-authentication`,
+            0x82,
+            "MQTT-4.12.1-1",
+          );
+        }
+        if ((packet.reasonCode ?? 0) === 0) this.#reauthenticating = false;
         const event: AuthEvent = {
           type: "auth",
           reasonCode: packet.reasonCode ?? 0,

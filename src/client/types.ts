@@ -248,6 +248,20 @@ export interface AcknowledgeOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@linkcode Client.auth}. */
+export interface AuthOptions {
+  /** 0x19 to start a re-authentication, 0x18 to continue one. @default {0x19} */
+  reasonCode?: 0x18 | 0x19;
+  /** The Authentication Data. */
+  authenticationData?: Uint8Array;
+  /** A Reason String (left out if it would exceed the server's Maximum Packet Size). */
+  reasonString?: string;
+  /** User properties (left out if they would exceed the server's Maximum Packet Size). */
+  userProperties?: UserProperty[];
+  /** Aborts waiting for the write. */
+  signal?: AbortSignal;
+}
+
 /** Options of methods that only wait. */
 export interface SignalOptions {
   /** Aborts the wait. */
@@ -396,7 +410,11 @@ export interface DisconnectedEvent {
   properties: DisconnectProperties;
 }
 
-/** An AUTH from the server (re-authentication), or during connect (see {@linkcode ConnectOptions.onAuth}). */
+/**
+ * An AUTH from the server during a re-authentication the client started with
+ * {@linkcode Client.auth}: 0x18 asks for more (answer with `client.auth({ reasonCode: 0x18 })`),
+ * 0x00 says it succeeded. Before CONNACK, AUTH goes to {@linkcode ConnectOptions.onAuth} instead.
+ */
 export interface AuthEvent {
   /** The event type. */
   type: "auth";
