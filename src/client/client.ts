@@ -27,7 +27,7 @@ import {
   type SubscribeProperties,
 } from "../codec/mod.ts";
 import { type OutgoingFlight, Session, type StoredPublication } from "../session/mod.ts";
-import type { Transport } from "../transport/mod.ts";
+import type { DirectConnection, Transport } from "../transport/mod.ts";
 import {
   ClientStateError,
   ConnectionClosedError,
@@ -136,6 +136,8 @@ export class Client {
   #transport: Transport | undefined;
   #reader: PacketReader | undefined;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  /** The transport's direct reads and writes, used instead of its streams when it has them. */
+  #direct: DirectConnection | undefined;
   #polling = false;
   /** A re-authentication the client started and the server has not ended with AUTH 0x00. */
   #reauthenticating = false;
@@ -262,7 +264,9 @@ export class Client {
       clientId: connect.clientId,
       cleanStart,
     });
+    this.#direct = transport.direct;
     this.#reader = new PacketReader(transport.readable, {
+      ...(this.#direct !== undefined ? { source: this.#direct } : {}),
       strict: this.#strict,
       ...(options.maximumPacketSize !== undefined
         ? { maximumPacketSize: options.maximumPacketSize }
@@ -1779,7 +1783,14 @@ export class Client {
         this.#batchDone = undefined;
         try {
           // Usually one chunk; several after a large packet or an open buffer that filled up.
-          for (const chunk of batch) await writer.write(chunk);
+          const direct = this.#direct;
+          if (direct === undefined) {
+            for (const chunk of batch) await writer.write(chunk);
+          } else {
+            for (const chunk of batch) {
+              for (let at = 0; at < chunk.length;) at += await direct.write(chunk.subarray(at));
+            }
+          }
           this.#lastSent = Date.now();
           done.resolve();
         } catch (e) {

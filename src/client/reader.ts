@@ -19,6 +19,11 @@ export interface PacketReaderOptions {
   strict?: boolean;
   /** The size of the read-ahead buffer, in bytes. @default {65536} */
   bufferSize?: number;
+  /**
+   * Direct reads on the connection under `readable` (a transport's `direct`): when given, the
+   * reader reads through it and leaves the stream unused.
+   */
+  source?: { read(p: Uint8Array): Promise<number | null> };
 }
 
 /** Rejects when `signal` aborts, leaving `promise` to run on. */
@@ -69,6 +74,7 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
  * ```
  */
 export class PacketReader {
+  #source: { read(p: Uint8Array): Promise<number | null> } | undefined;
   #byob: ReadableStreamBYOBReader | undefined;
   #default: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #buf: Uint8Array;
@@ -94,12 +100,15 @@ export class PacketReader {
   #strict: boolean;
   #bytesRead = 0;
 
-  /** Creates a reader over `readable`, locking it. */
+  /** Creates a reader over `readable`, locking it (unless `options.source` is given). */
   constructor(readable: ReadableStream<Uint8Array>, options: PacketReaderOptions = {}) {
-    try {
-      this.#byob = readable.getReader({ mode: "byob" });
-    } catch {
-      this.#default = readable.getReader();
+    this.#source = options.source;
+    if (this.#source === undefined) {
+      try {
+        this.#byob = readable.getReader({ mode: "byob" });
+      } catch {
+        this.#default = readable.getReader();
+      }
     }
     this.#buf = new Uint8Array(options.bufferSize ?? 65_536);
     this.#max = options.maximumPacketSize ?? 268_435_460;
@@ -259,7 +268,15 @@ export class PacketReader {
         offset = this.#end;
       }
       let n: number;
-      if (this.#byob) {
+      if (this.#source !== undefined) {
+        // Straight into the buffer, which stays ours (no transfer), in one call.
+        const read = await this.#source.read(target.subarray(offset));
+        if (read === null) {
+          this.#eof = true;
+          return;
+        }
+        n = read;
+      } else if (this.#byob) {
         // The read transfers (detaches) the buffer: note its shape first.
         const byteOffset = target.byteOffset;
         const length = target.length;
@@ -344,7 +361,7 @@ export class PacketReader {
   /** Releases the stream; a read under way ends with the stream. */
   release(): void {
     try {
-      (this.#byob ?? this.#default)!.releaseLock();
+      (this.#byob ?? this.#default)?.releaseLock();
     } catch {
       // A read is still pending: the stream's closing will end it.
     }

@@ -24,6 +24,7 @@ export function connTransport(conn: Deno.Conn): Transport {
   return {
     readable: conn.readable,
     writable: conn.writable,
+    direct: conn,
     close() {
       if (closed) return;
       closed = true;

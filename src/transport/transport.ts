@@ -23,6 +23,29 @@ export interface Transport {
   readonly readable: ReadableStream<Uint8Array>;
   /** The bytes to the server. */
   readonly writable: WritableStream<Uint8Array>;
+  /**
+   * The same connection for direct reads and writes, when it offers them (`connectTcp` gives
+   * one): the client then reads and writes through it, not through the streams, whose machinery
+   * costs several microseconds per read or write. Leave the streams unused then.
+   */
+  readonly direct?: DirectConnection;
   /** Closes both directions at once; must not throw when already closed. */
   close(): void;
+}
+
+/**
+ * Direct reads and writes on the connection under a {@linkcode Transport}'s streams, as a
+ * `Deno.Conn` has them.
+ *
+ * @example A Deno connection is one
+ * ```ts
+ * import type { DirectConnection } from "./transport.ts";
+ * const direct = (conn: Deno.Conn): DirectConnection => conn;
+ * ```
+ */
+export interface DirectConnection {
+  /** Reads into `p`: the number of bytes read, or `null` at the end of the stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes from `p`: the number of bytes written, which may be fewer than `p.length`. */
+  write(p: Uint8Array): Promise<number>;
 }
