@@ -8,9 +8,10 @@
 // - no poll hangs (each is bounded by a signal; the stream says when it has nothing left);
 // - the client never offers a read buffer larger than its maximumPacketSize (or, without one, than
 //   twice what it received, beyond its 64 KiB read-ahead buffer);
-// - what it wrote decodes as valid client packets within the server's Maximum Packet Size, nothing
-//   after a DISCONNECT nor after closing, and after ProtocolViolationError the last packet is the
-//   DISCONNECT with the error's reason code (4.13.1);
+// - what it wrote decodes as valid client packets within the server's Maximum Packet Size
+//   [MQTT-3.2.2-15], nothing after a DISCONNECT [MQTT-3.14.4-1] nor after closing
+//   [MQTT-3.14.4-2], and after ProtocolViolationError the last packet is the DISCONNECT with the
+//   error's reason code (4.13.1), one a DISCONNECT may carry [MQTT-3.14.2-1];
 // - the session stays well formed, and a new client resumes it: resend() sends each flight again.
 //
 // CI runs a bounded number of inputs; `deno task reliability` a long run (`--fuzz-runs=n`).
@@ -542,7 +543,7 @@ async function resume(session: Session, strict: boolean): Promise<void> {
 Deno.test({
   permissions: "none",
   name:
-    `Client.poll() on ${RUNS} fuzzed byte streams after CONNACK returns events or throws MqttError, never hangs, never over-allocates, and answers violations with DISCONNECT (seed ${seed})`,
+    `Client.poll() on ${RUNS} fuzzed byte streams after CONNACK returns events or throws MqttError, never hangs, never over-allocates, and answers violations with DISCONNECT (seed ${seed}) [MQTT-3.14.2-1] [MQTT-3.14.4-1] [MQTT-3.14.4-2] [MQTT-3.2.2-15]`,
   async fn() {
     const started = performance.now();
     await fc.assert(

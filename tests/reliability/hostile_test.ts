@@ -478,7 +478,7 @@ const cases: Case[] = [
 
 Deno.test({
   name:
-    "Client against a hostile broker: every malformed or hostile packet ends the connection with the right DISCONNECT, a typed error, bounded memory and the session intact",
+    "Client against a hostile broker: every malformed or hostile packet ends the connection with the right DISCONNECT, a typed error, bounded memory and the session intact [MQTT-4.13.2-1] [MQTT-3.14.4-1] [MQTT-4.4.0-1]",
   async fn(t) {
     await using peer = await startPeer();
     let largest = { rss: 0, external: 0 };
