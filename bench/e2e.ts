@@ -9,7 +9,9 @@
  *
  * Options: `--runs=N` (default 3), `--only=qos1,lat0,...` (workload names), `--clients=raw,mqtt5`,
  * `--json=FILE` (every result), `--cpu-prof` (profiles of the mqtt5 workers in `bench/.profiles/`),
- * `--quick` (a tenth of the messages, for trying things out).
+ * `--quick` (a tenth of the messages, for trying things out), `--direct` (mqtt5 over
+ * `connectTcp({ direct: true })`: the connection's own reads and writes instead of its streams; the
+ * default measures the BYOB stream path users get by default).
  *
  * @module
  */
@@ -29,6 +31,7 @@ const flags = new Map(
 const runs = Number(flags.get("runs") ?? 3);
 const quick = flags.has("quick");
 const cpuProf = flags.has("cpu-prof");
+const direct = flags.has("direct");
 
 type ClientName = "raw" | "mqtt5" | "mqttjs-node" | "mqttjs-deno";
 const CLIENTS: ClientName[] = ["raw", "mqtt5", "mqttjs-node", "mqttjs-deno"];
@@ -237,6 +240,7 @@ async function runWorker(client: ClientName, w: Workload, run: number): Promise<
     topic: `bench/${id}`,
     clientId: id,
     brokerPid: pids[w.broker],
+    direct,
   };
   const output = await withTimeout(
     command(client, cfg, id).output(),

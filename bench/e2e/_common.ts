@@ -32,6 +32,8 @@ export interface WorkerConfig {
   username: string;
   /** The password. */
   password: string;
+  /** mqtt5 only: connect with `connectTcp({ direct: true })`. */
+  direct?: boolean;
   /** The topic, unique to this worker. */
   topic: string;
   /** The prefix of the two client identifiers, unique to this worker. */

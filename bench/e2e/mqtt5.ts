@@ -33,7 +33,7 @@ function fail(error: unknown): never {
 
 async function connect(id: string): Promise<Client> {
   const client = new Client();
-  await client.connect(await connectTcp({ port: cfg.port }), {
+  await client.connect(await connectTcp({ port: cfg.port, direct: cfg.direct ?? false }), {
     clientId: id,
     username: cfg.username,
     password: cfg.password,
