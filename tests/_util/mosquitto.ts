@@ -56,6 +56,11 @@ export const brokerAvailable: boolean = granted({ name: "net", host: "127.0.0.1"
 export const brokerIgnoreReason: string = brokerAvailable ? "" : "broker tests need to run " +
   "mosquitto and mosquitto_passwd and to write .broker/: run them with `deno task test`";
 
+// Say once, in the test output, why the broker tests of this run show as ignored.
+if (!brokerAvailable) {
+  console.warn(`Ignoring the tests that launch Mosquitto: ${brokerIgnoreReason}`);
+}
+
 /** Options of {@linkcode startMosquitto}. */
 export interface MosquittoOptions {
   /**
