@@ -127,3 +127,61 @@ export class Wakeup {
     return new Promise((resolve) => this.#resolve = resolve);
   }
 }
+
+/** What a worker gives {@linkcode measure}: its two ways of running messages, and its counters. */
+export interface Workload {
+  /** Runs `n` messages as fast as they go; resolves with the milliseconds taken. */
+  throughput(n: number): Promise<number>;
+  /** Runs `n` messages one at a time; resolves with each one's round trip in milliseconds. */
+  latency(n: number): Promise<number[]>;
+  /** Payload bytes received so far. */
+  payloadBytes(): number;
+  /** The most publications that were in flight at once. */
+  maxInFlight(): number;
+  /** The server's Receive Maximum. */
+  receiveMaximum(): number;
+}
+
+/** Runs the configured workload (warm-up first) and measures it: time, CPU, memory, latency. */
+export async function measure(cfg: WorkerConfig, w: Workload): Promise<WorkerResult> {
+  const rssStart = memoryField("VmRSS");
+  if (cfg.kind === "throughput") {
+    if (cfg.warmup > 0) await w.throughput(cfg.warmup);
+    const bytesBefore = w.payloadBytes();
+    const cpu0 = cpuSeconds();
+    const broker0 = brokerCpuSeconds(cfg.brokerPid);
+    const ms = await w.throughput(cfg.count);
+    return {
+      messages: cfg.count,
+      seconds: ms / 1000,
+      cpu: cpuSeconds() - cpu0,
+      brokerCpu: brokerCpuSeconds(cfg.brokerPid) - broker0,
+      payloadBytes: w.payloadBytes() - bytesBefore,
+      rssStart,
+      peakRss: memoryField("VmHWM"),
+      refused: 0,
+      maxInFlight: w.maxInFlight(),
+      receiveMaximum: w.receiveMaximum(),
+    };
+  }
+  if (cfg.warmup > 0) await w.latency(cfg.warmup);
+  const cpu0 = cpuSeconds();
+  const broker0 = brokerCpuSeconds(cfg.brokerPid);
+  const t0 = performance.now();
+  const times = await w.latency(cfg.count);
+  const ms = performance.now() - t0;
+  const sorted = times.sort((a, b) => a - b);
+  return {
+    messages: cfg.count,
+    seconds: ms / 1000,
+    cpu: cpuSeconds() - cpu0,
+    brokerCpu: brokerCpuSeconds(cfg.brokerPid) - broker0,
+    payloadBytes: cfg.count * cfg.size,
+    rssStart,
+    peakRss: memoryField("VmHWM"),
+    latency: { p50: percentile(sorted, 50) * 1000, p99: percentile(sorted, 99) * 1000 },
+    refused: 0,
+    maxInFlight: w.maxInFlight(),
+    receiveMaximum: w.receiveMaximum(),
+  };
+}

@@ -10,16 +10,7 @@
  */
 
 import { Client, connectTcp } from "../../mod.ts";
-import {
-  brokerCpuSeconds,
-  cpuSeconds,
-  memoryField,
-  payloadOf,
-  percentile,
-  readConfig,
-  Wakeup,
-  type WorkerResult,
-} from "./_common.ts";
+import { measure, payloadOf, readConfig, Wakeup } from "./_common.ts";
 
 const cfg = readConfig();
 const payload = payloadOf(cfg.size);
@@ -132,50 +123,13 @@ async function latency(n: number): Promise<number[]> {
   return times;
 }
 
-const rssStart = memoryField("VmRSS");
-let result: WorkerResult;
-if (cfg.kind === "throughput") {
-  if (cfg.warmup > 0) await throughput(cfg.warmup);
-  const bytesBefore = payloadBytes;
-  const cpu0 = cpuSeconds();
-  const broker0 = brokerCpuSeconds(cfg.brokerPid);
-  const ms = await throughput(cfg.count);
-  const cpu = cpuSeconds() - cpu0;
-  const brokerCpu = brokerCpuSeconds(cfg.brokerPid) - broker0;
-  result = {
-    messages: cfg.count,
-    seconds: ms / 1000,
-    cpu,
-    brokerCpu,
-    payloadBytes: payloadBytes - bytesBefore,
-    rssStart,
-    peakRss: memoryField("VmHWM"),
-    refused: 0,
-    maxInFlight,
-    receiveMaximum,
-  };
-} else {
-  if (cfg.warmup > 0) await latency(cfg.warmup);
-  const cpu0 = cpuSeconds();
-  const broker0 = brokerCpuSeconds(cfg.brokerPid);
-  const t0 = performance.now();
-  const times = await latency(cfg.count);
-  const ms = performance.now() - t0;
-  const sorted = times.sort((a, b) => a - b);
-  result = {
-    messages: cfg.count,
-    seconds: ms / 1000,
-    cpu: cpuSeconds() - cpu0,
-    brokerCpu: brokerCpuSeconds(cfg.brokerPid) - broker0,
-    payloadBytes: cfg.count * cfg.size,
-    rssStart,
-    peakRss: memoryField("VmHWM"),
-    latency: { p50: percentile(sorted, 50) * 1000, p99: percentile(sorted, 99) * 1000 },
-    refused: 0,
-    maxInFlight,
-    receiveMaximum,
-  };
-}
+const result = await measure(cfg, {
+  throughput,
+  latency,
+  payloadBytes: () => payloadBytes,
+  maxInFlight: () => maxInFlight,
+  receiveMaximum: () => receiveMaximum,
+});
 if (received !== expected) fail(new Error(`received ${received} of ${expected}`));
 
 closing = true;
