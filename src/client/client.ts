@@ -1522,16 +1522,21 @@ export class Client {
         );
         return { type: "duplicate", packetId: id, topic };
       }
-      if (this.#inbound.some((e) => e.packetId === id && e.stage === "publish")) {
-        return this.#raise(this.#violation(
-          `The server reused Packet Identifier ${id} before the client acknowledged it`,
-          0x82,
-          "MQTT-2.2.1-4",
-        ));
+      // One pass, no allocation: a reused id, and the unacknowledged entries to count (an owned
+      // or released entry is also in the session's incoming ids: count it once).
+      let unreleased = 0;
+      for (const e of this.#inbound) {
+        if (e.stage !== "publish") continue;
+        if (e.packetId === id) {
+          return this.#raise(this.#violation(
+            `The server reused Packet Identifier ${id} before the client acknowledged it`,
+            0x82,
+            "MQTT-2.2.1-4",
+          ));
+        }
+        if (!e.owned) unreleased++;
       }
       const max = this.#connectOptions.receiveMaximum ?? 65_535;
-      // An owned or released entry is also in the session's incoming ids: count it once.
-      const unreleased = this.#inbound.filter((e) => e.stage === "publish" && !e.owned).length;
       if (unreleased + this.session.state.incoming.length >= max) {
         return this.#raise(this.#violation(
           `The server sent more than the client's Receive Maximum ${max} of QoS 1/2 publications`,
