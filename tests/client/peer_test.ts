@@ -543,6 +543,32 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "Client.connect() answers a CONNACK naming an Authentication Method the client did not ask for with DISCONNECT 0x82 [MQTT-4.12.0-6]",
+  async fn() {
+    await using peer = await startPeer();
+    const client = new Client();
+    const connecting = client.connect(
+      await connectTcp({ hostname: peer.hostname, port: peer.port }),
+      { clientId: "no-auth" },
+    );
+    const conn = await peer.accept();
+    const connect = decode(await conn.readPacket());
+    ok(connect.type === PacketType.Connect);
+    equal(connect.properties?.authenticationMethod, undefined, "the CONNECT names no method");
+    // A successful CONNACK in every other respect.
+    await conn.write(encode({
+      type: PacketType.Connack,
+      sessionPresent: false,
+      reasonCode: 0,
+      properties: { authenticationMethod: "TEST-CHALLENGE" },
+    }));
+    await assertViolation(conn, connecting, 0x82, "MQTT-4.12.0-6");
+    equal(client.state, "closed");
+  },
+});
+
+Deno.test({
   name: "a PUBCOMP 0x92 (Packet Identifier not found) completes the QoS 2 flight",
   async fn() {
     await using h = await open();
