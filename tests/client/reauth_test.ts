@@ -8,6 +8,7 @@ import {
   type ConnectOptions,
   decode,
   encode,
+  NotConnectedError,
   type Packet,
   PacketType,
   ProtocolViolationError,
@@ -160,6 +161,38 @@ Deno.test(
           type: PacketType.Disconnect,
           reasonCode: 0x82,
         });
+      },
+    );
+  },
+);
+
+Deno.test(
+  "Client.poll() reports the server's DISCONNECT 0x87 after a failed re-authentication as a disconnected event, and the client is closed [MQTT-4.12.1-2]",
+  async () => {
+    await withClient(
+      { authenticationMethod: METHOD },
+      { properties: { authenticationMethod: METHOD } },
+      async (client, conn) => {
+        await client.auth({ authenticationData: te.encode("expired") });
+        deepStrictEqual(decode(await conn.readPacket()), {
+          type: PacketType.Auth,
+          reasonCode: 0x19,
+          properties: { authenticationMethod: METHOD, authenticationData: te.encode("expired") },
+        });
+        // The server refuses the new credentials: DISCONNECT 0x87 (Not authorized).
+        await conn.write(encode({
+          type: PacketType.Disconnect,
+          reasonCode: 0x87,
+          properties: { reasonString: "token expired" },
+        }));
+        const event = await client.poll({ signal: AbortSignal.timeout(5000) });
+        ok(event.type === "disconnected", JSON.stringify(event));
+        equal(event.reasonCode, 0x87);
+        equal(event.reasonString, "token expired");
+        equal(client.state, "closed");
+        // The client closes the connection without a DISCONNECT of its own.
+        equal((await conn.readUntilClosed()).length, 0, "nothing after the server's DISCONNECT");
+        await rejects(client.publish({ topic: "t", qos: 1 }, "x"), NotConnectedError);
       },
     );
   },
