@@ -3,6 +3,9 @@
  * acknowledged only once it is safely stored. A message received but never acknowledged is sent
  * again by the broker (with DUP set) after the subscriber reconnects with its session.
  *
+ * The publisher keeps within the broker's Receive Maximum: it has at most that many QoS 1
+ * publications awaiting PUBACK, and polls for acknowledgements before it publishes more.
+ *
  * `deno run --allow-net examples/manual_ack.ts [host] [port] [user] [password]`
  *
  * @module
@@ -30,6 +33,8 @@ export interface ManualAckResult {
   stored: string[];
   /** The message that was not acknowledged and came again, with its DUP flag. */
   redelivered: { text: string; dup: boolean } | undefined;
+  /** The Receive Maximum of the publisher's CONNACK: its QoS 1/2 publications in flight at most. */
+  receiveMaximum: number;
 }
 
 const decoder = new TextDecoder();
@@ -57,8 +62,16 @@ export async function manualAck(options: ManualAckOptions): Promise<ManualAckRes
   await subscriber.poll({ signal: AbortSignal.timeout(5000) }); // SUBACK
 
   const publisher = new Client();
-  await publisher.connect(await server(), { clientId: `manual-pub-${run}`, ...auth });
+  const { limits } = await publisher.connect(await server(), {
+    clientId: `manual-pub-${run}`,
+    ...auth,
+  });
+  log(`the broker takes ${limits.receiveMaximum} QoS 1/2 publications in flight (Receive Maximum)`);
   for (const text of ["one", "two", "three"]) {
+    // At the broker's Receive Maximum, publish() would refuse: poll until a PUBACK frees a slot.
+    while (publisher.session.state.outgoing.length >= limits.receiveMaximum) {
+      await publisher.poll({ signal: AbortSignal.timeout(5000) });
+    }
     await publisher.publish({ topic, qos: 1 }, text);
   }
 
@@ -94,7 +107,7 @@ export async function manualAck(options: ManualAckOptions): Promise<ManualAckRes
   }
   await subscriber.disconnect({ properties: { sessionExpiryInterval: 0 } });
   await publisher.disconnect();
-  return { stored, redelivered };
+  return { stored, redelivered, receiveMaximum: limits.receiveMaximum };
 }
 
 if (import.meta.main) {

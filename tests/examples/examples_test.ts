@@ -63,11 +63,24 @@ Deno.test({
       },
     );
 
-    await t.step("manual_ack.ts: the unacknowledged message comes again with DUP", async () => {
-      const result = await manualAck({ ...server, log: (line) => lines.push(line) });
-      assert.deepEqual(result.stored, ["one", "two", "three"]);
-      assert.deepEqual(result.redelivered, { text: "three", dup: true });
-    });
+    await t.step(
+      "manual_ack.ts keeps within a Receive Maximum of 2, and the unacknowledged message comes again with DUP [MQTT-3.3.4-7]",
+      async () => {
+        // Its own broker, whose CONNACK says Receive Maximum 2: of the example's three QoS 1
+        // messages, the third is refused (QuotaExceededError) unless it polls for a PUBACK first.
+        await using small = await startMosquitto({ config: ["max_inflight_messages 2"] });
+        const result = await manualAck({
+          hostname: small.hostname,
+          port: small.port,
+          username: small.username,
+          password: small.password,
+          log: (line) => lines.push(line),
+        });
+        assert.equal(result.receiveMaximum, 2, "the publisher's CONNACK says Receive Maximum 2");
+        assert.deepEqual(result.stored, ["one", "two", "three"]);
+        assert.deepEqual(result.redelivered, { text: "three", dup: true });
+      },
+    );
 
     await t.step(
       "keepalive_loop.ts: pings when due, reconnects, loses no publication",
