@@ -1,7 +1,7 @@
 // Properties (section 2.2.2): the table of which packet may carry which property, and their codec.
 
-import { PacketType, PropertyId } from "./constants.ts";
-import { EncodeError } from "./errors.ts";
+import { PacketType, PropertyId, ReasonCode } from "./constants.ts";
+import { DecodeError, EncodeError } from "./errors.ts";
 import type { Properties, UserProperty } from "./packets.ts";
 import {
   checkedBinaryLength,
@@ -402,11 +402,16 @@ function checkNumber(info: PropertyInfo, value: number, type: number): void {
   const what = whatOf(info, type);
   if (typeof value !== "number") throw new TypeError(`${what} must be a number`);
   if (value < info.min && Number.isInteger(value) && value >= 0) {
-    throw new EncodeError(
-      `Cannot send ${info.name} ${value}: it must not be 0`,
-      0x82,
-      info.id === PropertyId.TopicAlias ? "MQTT-3.3.2-8" : undefined,
-    );
+    if (info.id === PropertyId.TopicAlias) {
+      // What a receiver answers a Topic Alias of 0 with: 0x94 Topic Alias invalid (3.3.2.3.4).
+      throw new EncodeError(
+        `Cannot send ${info.name} ${value}: a Topic Alias is from 1 to the receiver's ` +
+          "Topic Alias Maximum",
+        ReasonCode.TopicAliasInvalid,
+        "MQTT-3.3.2-8",
+      );
+    }
+    throw new EncodeError(`Cannot send ${info.name} ${value}: it must not be 0`, 0x82);
   }
   checkInteger(value, maxOf(info.kind), what, info.min);
 }
@@ -462,7 +467,8 @@ export function writeProperties(w: Writer, props: Properties): void {
 
 /**
  * Reads a Property Length and the properties of a packet of `type`; `undefined` when there are
- * none. Rejects unknown or misplaced properties (0x81), duplicates and forbidden values (0x82).
+ * none. Rejects unknown or misplaced properties (0x81), duplicates and forbidden values (0x82),
+ * a Topic Alias of 0 with 0x94.
  */
 export function readProperties(r: Reader, type: number): Properties | undefined {
   const len = r.vbi("Property Length");
@@ -509,10 +515,16 @@ export function readProperties(r: Reader, type: number): Properties | undefined 
         const v = info.kind === Kind.U16 ? r.u16(info.name) : r.u32(info.name);
         if (v < info.min) {
           r.pos = idPos;
-          r.protocol(
-            `${label(info)} must not be 0`,
-            info.id === PropertyId.TopicAlias ? "MQTT-3.3.2-8" : undefined,
-          );
+          if (info.id === PropertyId.TopicAlias) {
+            // Answered with 0x94 Topic Alias invalid, not 0x82 (3.3.2.3.4).
+            throw new DecodeError(
+              `${label(info)} must not be 0`,
+              ReasonCode.TopicAliasInvalid,
+              idPos,
+              "MQTT-3.3.2-8",
+            );
+          }
+          r.protocol(`${label(info)} must not be 0`);
         }
         props[key] = v;
         break;

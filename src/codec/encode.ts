@@ -12,7 +12,10 @@ import { checkedBinaryLength, checkedUtf8Length, checkInteger, vbiLength, Writer
 import { measureProperties, WILL, writeProperties } from "./_properties.ts";
 import { isSharedFilter, topicFilterProblem, topicNameProblem } from "./topic.ts";
 
-/** Options of {@linkcode encode}, {@linkcode encodeInto} and {@linkcode encodedLength}. */
+/**
+ * Options of {@linkcode encode}, {@linkcode encodeInto}, {@linkcode encodeIntoIfFits},
+ * {@linkcode encodedLength} and {@linkcode encodePublishHead}.
+ */
 export interface EncodeOptions {
   /**
    * Refuse to encode a packet larger than this many bytes (the receiver's Maximum Packet Size),
@@ -313,13 +316,28 @@ function measure(p: Packet, strict: boolean): number {
 
 const firstByteFlags = [0, 0, 0, 0, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, 0];
 
+/**
+ * Writes a PUBLISH up to its payload: the fixed header (its Remaining Length `rem` counting the
+ * payload), the variable header and the properties. What {@linkcode write} and
+ * {@linkcode encodePublishHead} share.
+ */
+function writePublishHead(w: Writer, p: Publish, rem: number): void {
+  w.u8(0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 1 : 0));
+  w.vbi(rem);
+  w.utf8(p.topic);
+  if (p.qos > 0) w.u16(p.packetId!);
+  w.vbi(propsLength);
+  if (propsLength > 0) writeProperties(w, p.properties!);
+}
+
 function write(w: Writer, p: Packet, rem: number): void {
   const type = p.type;
   if (type === PacketType.Publish) {
-    w.u8(0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 1 : 0));
-  } else {
-    w.u8((type << 4) | firstByteFlags[type]!);
+    writePublishHead(w, p, rem);
+    w.bytes(p.payload);
+    return;
   }
+  w.u8((type << 4) | firstByteFlags[type]!);
   w.vbi(rem);
   switch (p.type) {
     case PacketType.Connect:
@@ -329,13 +347,6 @@ function write(w: Writer, p: Packet, rem: number): void {
       w.u8(p.reasonCode);
       w.vbi(propsLength);
       if (propsLength > 0) writeProperties(w, p.properties!);
-      return;
-    case PacketType.Publish:
-      w.utf8(p.topic);
-      if (p.qos > 0) w.u16(p.packetId!);
-      w.vbi(propsLength);
-      if (propsLength > 0) writeProperties(w, p.properties!);
-      w.bytes(p.payload);
       return;
     case PacketType.Puback:
     case PacketType.Pubrec:
@@ -451,7 +462,7 @@ export function encodedLength(packet: Packet, options?: EncodeOptions): number {
  *   qos: 1,
  *   packetId: 1,
  * });
- * console.log(bytes); // Uint8Array(11) [ 50, 9, 0, 3, 97, 47, 98, 0, 1, 0, 104, 105 ... ]
+ * console.log(bytes); // Uint8Array(12) [ 50, 10, 0, 3, 97, 47, 98, 0, 1, 0, 104, 105 ]
  * ```
  */
 export function encode(packet: Packet, options?: EncodeOptions): Uint8Array {
@@ -459,6 +470,46 @@ export function encode(packet: Packet, options?: EncodeOptions): Uint8Array {
   const buf = new Uint8Array(size);
   write(new Writer(buf, 0), packet, remaining);
   return buf;
+}
+
+/**
+ * Encodes a PUBLISH up to its payload: the fixed header (whose Remaining Length counts the
+ * payload), the variable header and the properties. The head followed by `packet.payload` is
+ * byte for byte what {@linkcode encode} returns, so a writer can send a large payload as a second
+ * chunk instead of copying it into one buffer.
+ *
+ * The packet is checked exactly as {@linkcode encode} checks it, `options.maximumPacketSize`
+ * against the whole packet, payload included. It throws what {@linkcode encode} throws, and
+ * nothing is written then; a packet of another type is a `TypeError`.
+ *
+ * @example Writing a PUBLISH as two chunks
+ * ```ts
+ * import { encode, encodePublishHead, PacketType } from "./mod.ts";
+ * const payload = new Uint8Array(1024);
+ * const packet = { type: PacketType.Publish, topic: "a/b", payload, qos: 0 } as const;
+ * const head = encodePublishHead(packet);
+ * console.log(head); // Uint8Array(9) [ 48, 134, 8, 0, 3, 97, 47, 98, 0 ]
+ *
+ * const chunks: Uint8Array[] = [];
+ * const writer = new WritableStream<Uint8Array>({ write: (c) => void chunks.push(c) }).getWriter();
+ * await writer.write(head);
+ * await writer.write(payload); // the payload itself, not a copy
+ * console.log(chunks[1] === payload); // true
+ * console.log(head.length + payload.length === encode(packet).length); // true
+ * ```
+ */
+export function encodePublishHead(packet: Publish, options?: EncodeOptions): Uint8Array {
+  if (packet === null || typeof packet !== "object" || packet.type !== PacketType.Publish) {
+    throw new TypeError(
+      `encodePublishHead() takes a PUBLISH packet (type 3), got ${
+        packet === null || typeof packet !== "object" ? packet : `type ${packet.type}`
+      }`,
+    );
+  }
+  const size = prepare(packet, options);
+  const head = new Uint8Array(size - packet.payload.length);
+  writePublishHead(new Writer(head, 0), packet, remaining);
+  return head;
 }
 
 /**

@@ -4,6 +4,8 @@
  *
  * - {@linkcode encode} / {@linkcode encodeInto} / {@linkcode encodedLength}: packets to bytes,
  *   refusing with {@linkcode EncodeError} any packet that breaks a rule of the specification.
+ * - {@linkcode encodePublishHead}: a PUBLISH up to its payload, so that a large payload is written
+ *   as a second chunk rather than copied.
  * - {@linkcode frame} and {@linkcode decode}: framing for streaming readers, and bytes to packets,
  *   refusing with {@linkcode DecodeError} (carrying the reason code to answer with) what is malformed.
  *

@@ -1,7 +1,7 @@
 // Property tests of the codec with fast-check: every valid packet survives encode then decode,
 // and any byte string either decodes to a packet that re-encodes to itself or throws DecodeError.
 
-import { deepStrictEqual, equal, ok as assert } from "node:assert/strict";
+import { deepStrictEqual, equal, ok as assert, throws } from "node:assert/strict";
 import fc from "fast-check";
 import {
   decode,
@@ -9,9 +9,11 @@ import {
   encode,
   encodedLength,
   EncodeError,
+  encodePublishHead,
   frame,
   type Packet,
   type Properties,
+  type Publish,
 } from "../../src/codec/mod.ts";
 import { specReasonCodes } from "./_vectors.ts";
 
@@ -432,6 +434,53 @@ Deno.test("decode(encode(p)) deep-equals p with defaults filled in, for every pa
   }
 });
 
+/**
+ * Valid PUBLISH packets, some with a payload that puts the Remaining Length around a boundary of
+ * its Variable Byte Integer (127 | 128, 16,383 | 16,384 bytes).
+ */
+const publishPackets: fc.Arbitrary<Publish> = fc.tuple(
+  arbitraries.PUBLISH!,
+  fc.option(fc.oneof(fc.integer({ min: 90, max: 140 }), fc.integer({ min: 16_330, max: 16_400 })), {
+    nil: undefined,
+  }),
+  fc.nat(255),
+).map(([p, size, fill]) =>
+  (size === undefined ? p : { ...p, payload: new Uint8Array(size).fill(fill) }) as Publish
+);
+
+Deno.test("encodePublishHead(p) followed by p.payload is encode(p), byte for byte", {
+  permissions: "none",
+}, () => {
+  fc.assert(
+    fc.property(publishPackets, fc.integer({ min: -2, max: 2 }), (p, delta) => {
+      const whole = encode(p);
+      const head = encodePublishHead(p);
+      equal(head.length, whole.length - p.payload.length);
+      const joined = new Uint8Array(whole.length);
+      joined.set(head);
+      joined.set(p.payload, head.length);
+      deepStrictEqual(joined, whole);
+      // maximumPacketSize counts the payload: both write at or above the whole size, and both
+      // refuse with the same 0x95 below it.
+      const options = { maximumPacketSize: whole.length + delta };
+      if (delta >= 0) {
+        deepStrictEqual(encodePublishHead(p, options), head);
+      } else {
+        let message = "";
+        throws(() => encode(p, options), (e) => {
+          message = (e as Error).message;
+          return e instanceof EncodeError && e.reasonCode === 0x95;
+        });
+        throws(
+          () => encodePublishHead(p, options),
+          (e) => e instanceof EncodeError && e.reasonCode === 0x95 && e.message === message,
+        );
+      }
+    }),
+    { numRuns: 500 },
+  );
+});
+
 Deno.test(
   "with strict: false, control characters and non-characters survive a round trip (1.5.4)",
   { permissions: "none" },
@@ -505,10 +554,7 @@ function checkBytes(bytes: Uint8Array, strict = true): Packet | undefined {
     p = decode(bytes, { strict });
   } catch (e) {
     if (e instanceof DecodeError) {
-      assert(
-        e.reasonCode === 0x81 || e.reasonCode === 0x82 || e.reasonCode === 0x84 ||
-          e.reasonCode === 0x95,
-      );
+      assert([0x81, 0x82, 0x84, 0x94, 0x95].includes(e.reasonCode), e.message);
       assert(e.offset >= 0 && e.offset <= bytes.length, `offset ${e.offset} of ${bytes.length}`);
       return undefined;
     }

@@ -14,8 +14,10 @@ import {
   EncodeError,
   encodeInto,
   type EncodeOptions,
+  encodePublishHead,
   frame,
   type Packet,
+  type Publish,
 } from "../../src/codec/mod.ts";
 import { ascii, specReasonCodes, u8, vectors } from "./_vectors.ts";
 
@@ -667,10 +669,10 @@ Deno.test("decode() refuses property rules (2.2.2)", { permissions: "none" }, as
       offset: 7,
     },
     {
-      name: "Topic Alias 0: Protocol Error [MQTT-3.3.2-8]",
+      name: "Topic Alias 0: Topic Alias invalid 0x94, not 0x82 (3.3.2.3.4) [MQTT-3.3.2-8]",
       bytes: [0x30, 0x07, 0x00, 0x01, 0x61, 0x03, 0x23, 0x00, 0x00],
       ok: [0x30, 0x07, 0x00, 0x01, 0x61, 0x03, 0x23, 0x00, 0x01],
-      reasonCode: 0x82,
+      reasonCode: 0x94,
       statement: "MQTT-3.3.2-8",
       offset: 6,
     },
@@ -1354,7 +1356,22 @@ function assertEncodeRejects(c: EncodeCase): void {
   const e2 = caught(() => encodeInto(packet, target, 0, c.options));
   equal((e2 as Error).constructor, (e as Error).constructor);
   assert(target.every((b) => b === 0xee), "encodeInto wrote bytes before refusing");
+  // encodePublishHead refuses a PUBLISH with the very same error.
+  if ((packet as Packet | null)?.type === 3) assertSameRefusal(e, packet as Publish, c.options);
   if (c.ok !== undefined) encode(c.ok as Packet, c.options);
+}
+
+/** Asserts that `encodePublishHead(packet)` throws what encode() threw, `e`. */
+function assertSameRefusal(e: unknown, packet: Publish, options?: EncodeOptions): void {
+  const head = caught(() => encodePublishHead(packet, options)) as Error;
+  equal(head.constructor, (e as Error).constructor, head.message);
+  equal(head.message, (e as Error).message);
+  if (e instanceof EncodeError) {
+    assert(head instanceof EncodeError);
+    equal(head.reasonCode, e.reasonCode);
+    equal(head.statement, e.statement);
+    equal(head.recoverable, true);
+  }
 }
 
 async function encodeCases(t: Deno.TestContext, cases: EncodeCase[]): Promise<void> {
@@ -1544,10 +1561,10 @@ Deno.test("encode() refuses PUBLISH and property rules", { permissions: "none" }
       statement: "MQTT-3.3.1-2",
     },
     {
-      name: "Topic Alias 0 [MQTT-3.3.2-8]",
+      name: "Topic Alias 0: Topic Alias invalid 0x94 (3.3.2.3.4) [MQTT-3.3.2-8]",
       packet: pub({ properties: { topicAlias: 0 } }),
       ok: pub({ properties: { topicAlias: 1 } }),
-      reasonCode: 0x82,
+      reasonCode: 0x94,
       statement: "MQTT-3.3.2-8",
     },
     {
@@ -1885,6 +1902,53 @@ Deno.test("encode() refuses a packet over maximumPacketSize with 0x95 [MQTT-3.2.
   ]);
   await t.step("exactly at the limit is sent [MQTT-3.2.2-15]", () => {
     equal(encode(packet, { maximumPacketSize: 106 }).length, 106);
+  });
+});
+
+Deno.test("encodePublishHead() refuses what encode() refuses, with the same error", {
+  permissions: "none",
+}, async (t) => {
+  // The head of this packet is 6 bytes; the whole packet, its payload counted, 106.
+  const big = pub({ payload: new Uint8Array(100) }) as Publish;
+  const cases: { name: string; packet: Publish; options?: EncodeOptions; reasonCode: number }[] = [
+    {
+      name: "a wildcard in the Topic Name [MQTT-3.3.2-2]",
+      packet: pub({ topic: "a/+" }) as Publish,
+      reasonCode: 0x82,
+    },
+    {
+      name: "a QoS 0 PUBLISH with a Packet Identifier [MQTT-2.2.1-2]",
+      packet: pub({ packetId: 1 }) as Publish,
+      reasonCode: 0x82,
+    },
+    {
+      name: "Topic Alias 0 [MQTT-3.3.2-8]",
+      packet: pub({ properties: { topicAlias: 0 } }) as Publish,
+      reasonCode: 0x94,
+    },
+    {
+      name: "one byte over maximumPacketSize, the payload counted [MQTT-3.2.2-15]",
+      packet: big,
+      options: { maximumPacketSize: 105 },
+      reasonCode: 0x95,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const e = caught(() => encode(c.packet, c.options));
+      assert(e instanceof EncodeError);
+      equal(e.reasonCode, c.reasonCode);
+      assertSameRefusal(e, c.packet, c.options);
+    });
+  }
+  await t.step("exactly at maximumPacketSize, the head is written [MQTT-3.2.2-15]", () => {
+    equal(encodePublishHead(big, { maximumPacketSize: 106 }).length, 6);
+  });
+  await t.step("a packet that is not a PUBLISH is a TypeError", () => {
+    for (const packet of [{ type: 12 }, { type: 4, packetId: 1 }, null, undefined]) {
+      const e = caught(() => encodePublishHead(packet as unknown as Publish));
+      assert(e instanceof TypeError && !(e instanceof EncodeError), `${e}`);
+    }
   });
 });
 

@@ -8,8 +8,10 @@ import {
   encodedLength,
   EncodeError,
   encodeInto,
+  encodePublishHead,
   frame,
   type Packet,
+  type Publish,
 } from "../../src/codec/mod.ts";
 import { ascii, longVectors, publishOfRemainingLength, u8, vectors } from "./_vectors.ts";
 
@@ -144,6 +146,38 @@ Deno.test("Remaining Length is a Variable Byte Integer in its shortest encoding 
     );
   });
 });
+
+Deno.test(
+  "encodePublishHead() writes a PUBLISH up to its payload, the Remaining Length counting it (3.3)",
+  { permissions: "none" },
+  () => {
+    const payload = new Uint8Array(200).fill(0x78);
+    const packet: Publish = {
+      type: 3,
+      topic: "a/b",
+      payload,
+      qos: 1,
+      packetId: 0x0102,
+      properties: { payloadFormatIndicator: 1 },
+    };
+    const head = [
+      0x32, // PUBLISH, QoS 1 (3.3.1)
+      0xd2,
+      0x01, // Remaining Length 210 = 0x52 + 1 * 128, the 200-byte payload counted (2.1.4)
+      0x00,
+      0x03,
+      ...ascii("a/b"), // Topic Name "a/b" (3.3.2.1)
+      0x01,
+      0x02, // Packet Identifier 258 (3.3.2.2)
+      0x02, // Property Length 2 (3.3.2.3.1)
+      0x01, // Payload Format Indicator identifier (3.3.2.3.2)
+      0x01, // 1: the payload is UTF-8
+    ]; // then the payload (3.3.3), not part of the head
+    deepStrictEqual(encodePublishHead(packet), new Uint8Array(head));
+    deepStrictEqual(encode(packet), new Uint8Array([...head, ...payload]));
+    equal(encodedLength(packet), head.length + payload.length);
+  },
+);
 
 Deno.test(
   "Two Byte and Four Byte Integers are big-endian (1.5.2, 1.5.3)",
