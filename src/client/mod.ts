@@ -1,6 +1,6 @@
 /**
- * The client layer of mqtt5: the {@linkcode Client}, its options, events and errors, and the
- * cancel-safe {@linkcode PacketReader}.
+ * The client layer of mqtt5: the {@linkcode Client}, a thin asynchronous driver over the
+ * protocol engine, with its options, events and errors.
  *
  * @example Publishing at QoS 1
  * ```ts ignore
@@ -19,4 +19,3 @@
 export * from "./client.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
-export * from "./reader.ts";

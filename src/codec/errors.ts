@@ -5,54 +5,9 @@
  */
 
 import { describeReasonCode } from "./constants.ts";
+import { MqttError } from "../errors.ts";
 
-/** Options of {@linkcode MqttError}. */
-export interface MqttErrorOptions {
-  /** The MQTT reason code that applies, where the specification gives one. */
-  reasonCode?: number | undefined;
-  /**
-   * Whether the client (or the connection) is still usable. `true` means nothing was sent and
-   * the same call may be retried once the condition is gone.
-   *
-   * @default {false}
-   */
-  recoverable?: boolean;
-  /** The normative statement of the specification that was broken, e.g. `MQTT-3.3.1-4`. */
-  statement?: string | undefined;
-  /** The underlying error. */
-  cause?: unknown;
-}
-
-/**
- * The base class of every protocol-related error of mqtt5.
- *
- * @example Handling any mqtt5 error
- * ```ts
- * import { MqttError } from "./errors.ts";
- * try {
- *   throw new MqttError("example", { reasonCode: 0x82 });
- * } catch (e) {
- *   if (e instanceof MqttError) console.log(e.reasonCode, e.recoverable);
- * }
- * ```
- */
-export class MqttError extends Error {
-  /** The MQTT reason code that applies, or `undefined` where the specification names none. */
-  readonly reasonCode: number | undefined;
-  /** `true` when nothing was sent and the client stays usable; `false` when the connection is lost. */
-  readonly recoverable: boolean;
-  /** The normative statement id that was broken, e.g. `MQTT-3.3.1-4`, where one applies. */
-  readonly statement: string | undefined;
-
-  /** Creates an error; see {@linkcode MqttErrorOptions}. */
-  constructor(message: string, options: MqttErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "MqttError";
-    this.reasonCode = options.reasonCode;
-    this.recoverable = options.recoverable ?? false;
-    this.statement = options.statement;
-  }
-}
+export { MqttError, type MqttErrorOptions } from "../errors.ts";
 
 /**
  * Bytes that are not a valid MQTT 5.0 packet. `reasonCode` is what the receiver answers with in

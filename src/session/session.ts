@@ -1,11 +1,13 @@
 /**
  * The session: protocol state without I/O, as plain data the user can inspect, keep and hand to a
- * new client after a network failure.
+ * new client after a network failure. The {@linkcode Session} is read-only to the application;
+ * the protocol engine makes its transitions.
  *
  * @module
  */
 
 import type { PublishProperties, QoS, RetainHandling } from "../codec/mod.ts";
+import { SessionStore } from "./_store.ts";
 
 /**
  * Where an outgoing QoS 1 or 2 publication stands (section 4.3), and what recovery does with it
@@ -60,7 +62,10 @@ export interface SubscriptionRecord {
   subscriptionIdentifier?: number;
 }
 
-/** The session state: plain data. Every field may be read; change it through {@linkcode Session}. */
+/**
+ * The session state: plain data. Every field may be read; only the protocol engine changes it
+ * (the application sees it read-only through {@linkcode Session.state}).
+ */
 export interface SessionState {
   /** The client identifier the session belongs to (the assigned one once known). */
   clientId: string;
@@ -125,11 +130,20 @@ function fromJsonSafe(value: unknown): unknown {
   return value;
 }
 
+/** A read-only view of a value: what the application sees of the session's state. */
+export type DeepReadonly<T> = T extends Uint8Array ? T
+  : T extends (infer U)[] ? readonly DeepReadonly<U>[]
+  : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+  : T;
+
+let storeOf: (session: Session) => SessionStore;
+
 /**
  * The session of a client: Packet Identifiers, outgoing publications in flight, incoming QoS 2
- * publications awaiting release, and subscriptions. It does no I/O: the client calls its
- * transitions as packets go out and come in. Keep it (or its {@linkcode Session.snapshot}) to
- * recover after a network failure, and hand it to a new client.
+ * publications awaiting release, and subscriptions. It is read-only: the protocol engine (driven
+ * by the `Client`, or by the application's own loop) makes its transitions as packets go out and
+ * come in. Keep it (or its {@linkcode Session.snapshot}) to recover after a network failure or a
+ * restart, and hand it to a new client or engine.
  *
  * @example Keeping a session across clients
  * ```ts
@@ -141,28 +155,33 @@ function fromJsonSafe(value: unknown): unknown {
  * ```
  */
 export class Session {
-  /** The state, as plain data. */
-  readonly state: SessionState;
-  /** Outgoing flights by Packet Identifier: an index over `state.outgoing`. */
-  #byId = new Map<number, OutgoingFlight>();
-  /** The incoming QoS 2 Packet Identifiers: an index over `state.incoming`. */
-  #incoming: Set<number>;
+  #store: SessionStore;
 
-  /** Creates a session, empty or from a state the caller kept. */
+  static {
+    storeOf = (session) => session.#store;
+  }
+
+  /**
+   * Creates a session, empty or from a state the caller kept (taken over, not copied).
+   *
+   * @example A session for a client identifier
+   * ```ts
+   * import { Session } from "./session.ts";
+   * console.log(new Session({ clientId: "a" }).isEmpty); // true
+   * ```
+   */
   constructor(state: Partial<SessionState> = {}) {
-    this.state = {
-      clientId: state.clientId ?? "",
-      nextPacketId: state.nextPacketId ?? 1,
-      outgoing: state.outgoing ?? [],
-      incoming: state.incoming ?? [],
-      subscriptions: state.subscriptions ?? [],
-    };
-    for (const f of this.state.outgoing) this.#byId.set(f.packetId, f);
-    this.#incoming = new Set(this.state.incoming);
-    const id = this.state.nextPacketId;
+    const id = state.nextPacketId ?? 1;
     if (!Number.isInteger(id) || id < 1 || id > 0xffff) {
       throw new RangeError(`nextPacketId must be from 1 to 65535, got ${id}`);
     }
+    this.#store = new SessionStore({
+      clientId: state.clientId ?? "",
+      nextPacketId: id,
+      outgoing: state.outgoing ?? [],
+      incoming: state.incoming ?? [],
+      subscriptions: state.subscriptions ?? [],
+    });
   }
 
   /**
@@ -183,6 +202,15 @@ export class Session {
   }
 
   /**
+   * The state, as plain data, read-only: the client identifier, the next Packet Identifier, the
+   * outgoing flights in the order they were first sent, the incoming QoS 2 ids awaiting PUBREL,
+   * and the subscriptions.
+   */
+  get state(): DeepReadonly<SessionState> {
+    return this.#store.state;
+  }
+
+  /**
    * A JSON-safe deep copy of the state, for storage.
    *
    * @example Saving
@@ -192,114 +220,39 @@ export class Session {
    * ```
    */
   snapshot(): SessionSnapshot {
-    return { version: 1, state: toJsonSafe(this.state) };
+    return { version: 1, state: toJsonSafe(this.#store.state) };
   }
 
   /** Whether the session holds any state worth resuming (flights, incoming ids or subscriptions). */
   get isEmpty(): boolean {
-    const s = this.state;
-    return s.outgoing.length === 0 && s.incoming.length === 0 && s.subscriptions.length === 0;
-  }
-
-  /** Forgets everything but the client identifier (Clean Start, or a server without the session). */
-  clear(): void {
-    this.state.outgoing = [];
-    this.#byId.clear();
-    this.state.incoming = [];
-    this.#incoming.clear();
-    this.state.subscriptions = [];
-  }
-
-  /** The outgoing flight of a Packet Identifier, if it is in flight. */
-  flight(packetId: number): OutgoingFlight | undefined {
-    return this.#byId.get(packetId);
+    return this.#store.isEmpty;
   }
 
   /**
-   * Allocates a Packet Identifier not in use by an outgoing flight nor by `alsoInUse` (ids the
-   * client waits on for SUBACK or UNSUBACK) [MQTT-2.2.1-3]; `undefined` when all 65,535 are taken.
+   * The outgoing flight of a Packet Identifier, if it is in flight.
+   *
+   * @example Looking a flight up
+   * ```ts
+   * import { Session } from "./session.ts";
+   * console.log(new Session().flight(1)); // undefined
+   * ```
    */
-  allocatePacketId(alsoInUse?: (id: number) => boolean): number | undefined {
-    const s = this.state;
-    let id = s.nextPacketId;
-    for (let i = 0; i < 0xffff; i++) {
-      if (!this.#byId.has(id) && !(alsoInUse?.(id) ?? false)) {
-        s.nextPacketId = id === 0xffff ? 1 : id + 1;
-        return id;
-      }
-      id = id === 0xffff ? 1 : id + 1;
-    }
-    return undefined;
-  }
-
-  /** Records a QoS 1 or 2 PUBLISH about to be sent. */
-  addPublication(packetId: number, publication: StoredPublication): OutgoingFlight {
-    const flight: OutgoingFlight = {
-      packetId,
-      state: publication.qos === 1 ? "awaiting-puback" : "awaiting-pubrec",
-      publication,
-    };
-    this.state.outgoing.push(flight);
-    this.#byId.set(packetId, flight);
-    return flight;
-  }
-
-  /** Removes a flight; returns it, or `undefined` when the id was not in flight. */
-  removeFlight(packetId: number): OutgoingFlight | undefined {
-    const flight = this.#byId.get(packetId);
-    if (flight === undefined) return undefined;
-    this.#byId.delete(packetId);
-    const list = this.state.outgoing;
-    // Acknowledgements mostly come in order, so the flight is usually the first (and shift() is
-    // cheap where splice() moves every other flight).
-    if (list[0] === flight) list.shift();
-    else list.splice(list.indexOf(flight), 1);
-    return flight;
-  }
-
-  /**
-   * A successful PUBREC arrived for a QoS 2 flight: it moves to `awaiting-pubcomp` and the stored
-   * publication is dropped (it is never sent again [MQTT-4.3.3-6]).
-   */
-  released(flight: OutgoingFlight): void {
-    flight.state = "awaiting-pubcomp";
-    delete flight.publication;
+  flight(packetId: number): DeepReadonly<OutgoingFlight> | undefined {
+    return this.#store.flight(packetId);
   }
 
   /** Whether an incoming QoS 2 Packet Identifier awaits its PUBREL. */
   hasIncoming(packetId: number): boolean {
-    return this.#incoming.has(packetId);
+    return this.#store.hasIncoming(packetId);
   }
+}
 
-  /** Records an incoming QoS 2 Packet Identifier whose PUBREC is being sent. */
-  addIncoming(packetId: number): void {
-    if (this.#incoming.has(packetId)) return;
-    this.#incoming.add(packetId);
-    this.state.incoming.push(packetId);
-  }
-
-  /** Forgets an incoming QoS 2 Packet Identifier (PUBREL came); whether it was known. */
-  removeIncoming(packetId: number): boolean {
-    if (!this.#incoming.delete(packetId)) return false;
-    const list = this.state.incoming;
-    // PUBRELs mostly come in order, so the id is usually the first.
-    if (list[0] === packetId) list.shift();
-    else list.splice(list.indexOf(packetId), 1);
-    return true;
-  }
-
-  /** Records subscriptions acknowledged by the server (replacing ones with the same filter). */
-  recordSubscriptions(records: SubscriptionRecord[]): void {
-    for (const r of records) {
-      const list = this.state.subscriptions;
-      const i = list.findIndex((s) => s.filter === r.filter);
-      if (i >= 0) list[i] = r;
-      else list.push(r);
-    }
-  }
-
-  /** Forgets subscriptions removed by an UNSUBSCRIBE. */
-  forgetSubscriptions(filters: string[]): void {
-    this.state.subscriptions = this.state.subscriptions.filter((s) => !filters.includes(s.filter));
-  }
+/**
+ * The mutable store behind a session. Private to the session layer (the engine and its tests);
+ * not exported from the package.
+ *
+ * @internal
+ */
+export function sessionStore(session: Session): SessionStore {
+  return storeOf(session);
 }

@@ -27,6 +27,7 @@
  * @module
  */
 
+export { MqttError, type MqttErrorOptions } from "../errors.ts";
 export * from "./transport.ts";
 export * from "./tcp.ts";
 export * from "./tls.ts";

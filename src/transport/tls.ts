@@ -6,7 +6,7 @@
  * @module
  */
 
-import { MqttError } from "../codec/errors.ts";
+import { MqttError } from "../errors.ts";
 import { connTransport } from "./tcp.ts";
 import type { Transport } from "./transport.ts";
 

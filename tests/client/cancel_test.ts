@@ -7,8 +7,8 @@ import {
   type ClientEvent,
   ConnectionClosedError,
   type MessageEvent,
-  PacketReader,
 } from "../../src/client/mod.ts";
+import { PacketReader } from "../../src/client/_io.ts";
 import { connectTcp } from "../../src/transport/mod.ts";
 import { brokerAvailable, brokerIgnoreReason, startMosquitto } from "../_util/mosquitto.ts";
 import { startProxy } from "../_util/proxy.ts";

@@ -15,6 +15,7 @@ import {
 } from "../features/_features.ts";
 import { startPeer } from "../_util/peer.ts";
 import { readPublish } from "../_util/wire.ts";
+import { sessionStore } from "../../src/session/session.ts";
 
 /** The next event, which must be a message. */
 async function message(h: PeerHarness): Promise<MessageEvent> {
@@ -83,7 +84,7 @@ Deno.test({
       for (const id of ids.slice(1)) equal(readPublish(await h.conn.readPacket()).packetId, id);
       // The counter comes round to the SUBSCRIBE's id, still awaiting its SUBACK (as after
       // 65,535 allocations): that id is in use, so the next message gets another.
-      h.client.session.state.nextPacketId = sub;
+      sessionStore(h.client.session).state.nextPacketId = sub;
       const next = await h.client.publish({ topic: "p", qos: 1 }, "after the wrap");
       ok(next !== undefined && !ids.includes(next), `${next} is in use: ${ids}`);
     });

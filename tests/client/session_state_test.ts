@@ -6,6 +6,7 @@ import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
 import {
   ConnectionClosedError,
   decode,
+  type DeepReadonly,
   PacketType,
   Session,
   type SessionState,
@@ -43,7 +44,7 @@ async function fill(h: PeerHarness): Promise<{ q1: number; q2: number; incoming:
 }
 
 /** The parts of the state that must not change, as comparable data. */
-function shape(state: SessionState): unknown {
+function shape(state: DeepReadonly<SessionState>): unknown {
   return {
     outgoing: state.outgoing.map((f) => ({
       packetId: f.packetId,

@@ -372,7 +372,8 @@ const cases: Case[] = [
   {
     name: "Topic Alias 0",
     bytes: raw(0x30, ...str("a"), 0x03, 0x23, 0x00, 0x00, 0x78),
-    code: 0x82,
+    // Section 3.3.2.3.4: a Topic Alias of 0 is answered with 0x94 (Topic Alias invalid).
+    code: 0x94,
     statement: "MQTT-3.3.2-8",
   },
   {

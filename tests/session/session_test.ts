@@ -4,6 +4,8 @@
 import { deepStrictEqual, equal, notStrictEqual, ok, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { Session, type SessionSnapshot, type StoredPublication } from "../../src/session/mod.ts";
+// The session's transitions are the engine's (private to the session layer): tested on the store.
+import { sessionStore } from "../../src/session/session.ts";
 
 const none = { permissions: "none" } as const;
 
@@ -19,54 +21,60 @@ function throughJson(session: Session): Session {
 Deno.test({
   ...none,
   name:
-    "Session.allocatePacketId() skips ids in flight and ids the caller marks in use [MQTT-2.2.1-3]",
+    "sessionStore(Session).allocatePacketId() skips ids in flight and ids the caller marks in use [MQTT-2.2.1-3]",
   fn() {
     const s = new Session();
-    s.addPublication(1, pub(1));
-    s.addPublication(2, pub(2));
+    sessionStore(s).addPublication(1, pub(1));
+    sessionStore(s).addPublication(2, pub(2));
     // 3 is taken by a pending SUBSCRIBE, known only to the caller.
-    equal(s.allocatePacketId((id) => id === 3), 4);
-    equal(s.allocatePacketId(), 5);
-    s.removeFlight(1);
-    s.state.nextPacketId = 1;
-    equal(s.allocatePacketId(), 1, "a freed id is used again");
-    equal(s.allocatePacketId(), 3, "2 is still in flight");
+    equal(sessionStore(s).allocatePacketId((id) => id === 3), 4);
+    equal(sessionStore(s).allocatePacketId(), 5);
+    sessionStore(s).removeFlight(1);
+    sessionStore(s).state.nextPacketId = 1;
+    equal(sessionStore(s).allocatePacketId(), 1, "a freed id is used again");
+    equal(sessionStore(s).allocatePacketId(), 3, "2 is still in flight");
   },
 });
 
 Deno.test({
   ...none,
-  name: "Session.allocatePacketId() wraps from 65535 to 1 and never gives 0 [MQTT-2.2.1-3]",
+  name:
+    "sessionStore(Session).allocatePacketId() wraps from 65535 to 1 and never gives 0 [MQTT-2.2.1-3]",
   fn() {
     const s = new Session({ nextPacketId: 65_534 });
-    equal(s.allocatePacketId(), 65_534);
-    equal(s.allocatePacketId(), 65_535);
+    equal(sessionStore(s).allocatePacketId(), 65_534);
+    equal(sessionStore(s).allocatePacketId(), 65_535);
     equal(s.state.nextPacketId, 1);
-    equal(s.allocatePacketId(), 1);
+    equal(sessionStore(s).allocatePacketId(), 1);
 
     const t = new Session({ nextPacketId: 65_535 });
-    t.addPublication(65_535, pub(1));
-    equal(t.allocatePacketId(), 1, "65535 in flight: wraps to 1");
+    sessionStore(t).addPublication(65_535, pub(1));
+    equal(sessionStore(t).allocatePacketId(), 1, "65535 in flight: wraps to 1");
     equal(t.state.nextPacketId, 2);
   },
 });
 
 Deno.test({
   ...none,
-  name: "Session.allocatePacketId() returns undefined when all 65,535 ids are in use",
+  name: "sessionStore(Session).allocatePacketId() returns undefined when all 65,535 ids are in use",
   fn() {
     const s = new Session({ nextPacketId: 40_000 });
-    for (let id = 1; id <= 65_535; id++) if (id !== 777) s.addPublication(id, pub(1));
-    equal(s.allocatePacketId(), 777, "the only free id is found wherever the search starts");
-    s.addPublication(777, pub(1));
-    equal(s.allocatePacketId(), undefined);
-    equal(new Session().allocatePacketId(() => true), undefined);
+    for (let id = 1; id <= 65_535; id++) if (id !== 777) sessionStore(s).addPublication(id, pub(1));
+    equal(
+      sessionStore(s).allocatePacketId(),
+      777,
+      "the only free id is found wherever the search starts",
+    );
+    sessionStore(s).addPublication(777, pub(1));
+    equal(sessionStore(s).allocatePacketId(), undefined);
+    equal(sessionStore(new Session()).allocatePacketId(() => true), undefined);
   },
 });
 
 Deno.test({
   ...none,
-  name: "Session.allocatePacketId() never hands out an id in use, over any sequence (property)",
+  name:
+    "sessionStore(Session).allocatePacketId() never hands out an id in use, over any sequence (property)",
   fn() {
     fc.assert(
       fc.property(
@@ -79,14 +87,14 @@ Deno.test({
           const inUse: number[] = [];
           for (const op of ops) {
             if (op === "allocate") {
-              const id = s.allocatePacketId();
+              const id = sessionStore(s).allocatePacketId();
               ok(id !== undefined && id >= 1 && id <= 65_535);
               ok(!inUse.includes(id), `id ${id} handed out twice`);
-              s.addPublication(id, pub(1));
+              sessionStore(s).addPublication(id, pub(1));
               inUse.push(id);
             } else if (inUse.length > 0) {
               const [id] = inUse.splice(op % inUse.length, 1);
-              notStrictEqual(s.removeFlight(id!), undefined);
+              notStrictEqual(sessionStore(s).removeFlight(id!), undefined);
             }
           }
           deepStrictEqual(s.state.outgoing.map((f) => f.packetId).sort(), inUse.slice().sort());
@@ -102,15 +110,15 @@ Deno.test({
     "Session flights: QoS 1 awaits PUBACK; QoS 2 awaits PUBREC, then PUBCOMP without its PUBLISH",
   fn() {
     const s = new Session();
-    const a = s.addPublication(10, pub(1));
-    const b = s.addPublication(11, pub(2));
-    const c = s.addPublication(12, pub(2));
+    const a = sessionStore(s).addPublication(10, pub(1));
+    const b = sessionStore(s).addPublication(11, pub(2));
+    const c = sessionStore(s).addPublication(12, pub(2));
     equal(a.state, "awaiting-puback");
     equal(b.state, "awaiting-pubrec");
     equal(s.flight(11), b);
     deepStrictEqual(b.publication, pub(2));
 
-    s.released(b);
+    sessionStore(s).released(b);
     equal(s.flight(11)?.state, "awaiting-pubcomp");
     equal(s.flight(11)?.publication, undefined, "the PUBLISH is never sent again [MQTT-4.3.3-6]");
     deepStrictEqual(s.state.outgoing.map((f) => [f.packetId, f.state]), [
@@ -119,10 +127,10 @@ Deno.test({
       [12, "awaiting-pubrec"],
     ]);
 
-    equal(s.removeFlight(11), b);
-    equal(s.removeFlight(11), undefined);
+    equal(sessionStore(s).removeFlight(11), b);
+    equal(sessionStore(s).removeFlight(11), undefined);
     equal(s.flight(11), undefined);
-    equal(s.removeFlight(10), a);
+    equal(sessionStore(s).removeFlight(10), a);
     deepStrictEqual(s.state.outgoing, [c], "the order of the rest is kept");
   },
 });
@@ -132,13 +140,13 @@ Deno.test({
   name: "Session incoming QoS 2 ids: recorded once, known until released",
   fn() {
     const s = new Session();
-    s.addIncoming(5);
-    s.addIncoming(5);
-    s.addIncoming(9);
+    sessionStore(s).addIncoming(5);
+    sessionStore(s).addIncoming(5);
+    sessionStore(s).addIncoming(9);
     deepStrictEqual(s.state.incoming, [5, 9]);
     ok(s.hasIncoming(5));
-    equal(s.removeIncoming(5), true);
-    equal(s.removeIncoming(5), false);
+    equal(sessionStore(s).removeIncoming(5), true);
+    equal(sessionStore(s).removeIncoming(5), false);
     ok(!s.hasIncoming(5));
     deepStrictEqual(s.state.incoming, [9]);
   },
@@ -157,13 +165,13 @@ Deno.test({
       retainAsPublished: false,
       retainHandling: 0 as const,
     };
-    s.recordSubscriptions([{ filter: "a/#", ...rec }, { filter: "b", ...rec }]);
-    s.recordSubscriptions([{ filter: "a/#", ...rec, qos: 2, grantedQoS: 2 }]);
+    sessionStore(s).recordSubscriptions([{ filter: "a/#", ...rec }, { filter: "b", ...rec }]);
+    sessionStore(s).recordSubscriptions([{ filter: "a/#", ...rec, qos: 2, grantedQoS: 2 }]);
     deepStrictEqual(s.state.subscriptions.map((r) => [r.filter, r.grantedQoS]), [["a/#", 2], [
       "b",
       1,
     ]]);
-    s.forgetSubscriptions(["a/#", "nope"]);
+    sessionStore(s).forgetSubscriptions(["a/#", "nope"]);
     deepStrictEqual(s.state.subscriptions.map((r) => r.filter), ["b"]);
   },
 });
@@ -175,7 +183,7 @@ Deno.test({
     const s = new Session({ clientId: "sensor-1", nextPacketId: 65_535 });
     const allBytes = Array.from({ length: 256 }, (_, i) => i);
     const big = new Uint8Array(70_000).map((_, i) => (i * 7) & 0xff);
-    s.addPublication(3, {
+    sessionStore(s).addPublication(3, {
       ...pub(1, allBytes),
       retain: true,
       properties: {
@@ -184,11 +192,16 @@ Deno.test({
         messageExpiryInterval: 60,
       },
     });
-    s.released(s.addPublication(4, pub(2)));
-    s.addPublication(5, { topic: "big", payload: big, qos: 2, retain: false });
-    s.addPublication(6, { topic: "empty", payload: new Uint8Array(0), qos: 1, retain: false });
-    s.addIncoming(77);
-    s.recordSubscriptions([{
+    sessionStore(s).released(sessionStore(s).addPublication(4, pub(2)));
+    sessionStore(s).addPublication(5, { topic: "big", payload: big, qos: 2, retain: false });
+    sessionStore(s).addPublication(6, {
+      topic: "empty",
+      payload: new Uint8Array(0),
+      qos: 1,
+      retain: false,
+    });
+    sessionStore(s).addIncoming(77);
+    sessionStore(s).recordSubscriptions([{
       filter: "x/+",
       qos: 2,
       grantedQoS: 1,
@@ -205,11 +218,11 @@ Deno.test({
     equal(r.flight(4)?.state, "awaiting-pubcomp");
     equal(r.flight(4)?.publication, undefined);
     // The restored session is a working one: its index and allocator go on from the same state.
-    equal(r.allocatePacketId(), 65_535);
-    equal(r.allocatePacketId(), 1);
-    equal(r.allocatePacketId(), 2);
-    equal(r.allocatePacketId(), 7, "3 to 6 are in flight in the restored session");
-    r.released(r.flight(5)!);
+    equal(sessionStore(r).allocatePacketId(), 65_535);
+    equal(sessionStore(r).allocatePacketId(), 1);
+    equal(sessionStore(r).allocatePacketId(), 2);
+    equal(sessionStore(r).allocatePacketId(), 7, "3 to 6 are in flight in the restored session");
+    sessionStore(r).released(sessionStore(r).flight(5)!);
     equal(s.flight(5)?.state, "awaiting-pubrec", "the copy is independent of the original");
   },
 });
@@ -219,10 +232,10 @@ Deno.test({
   name: "Session.snapshot() is a copy: later changes do not reach a snapshot taken before",
   fn() {
     const s = new Session({ clientId: "c" });
-    s.addPublication(1, pub(1, [9]));
+    sessionStore(s).addPublication(1, pub(1, [9]));
     const snap = s.snapshot();
     s.flight(1)!.publication!.payload[0] = 0;
-    s.removeFlight(1);
+    sessionStore(s).removeFlight(1);
     const r = Session.fromSnapshot(snap);
     deepStrictEqual(r.flight(1)?.publication?.payload, new Uint8Array([9]));
   },
@@ -241,12 +254,13 @@ Deno.test({
 
 Deno.test({
   ...none,
-  name: "Session.clear() forgets flights, incoming ids and subscriptions but keeps the client id",
+  name:
+    "sessionStore(Session).clear() forgets flights, incoming ids and subscriptions but keeps the client id",
   fn() {
     const s = new Session({ clientId: "keep-me" });
-    s.addPublication(1, pub(1));
-    s.addIncoming(2);
-    s.recordSubscriptions([{
+    sessionStore(s).addPublication(1, pub(1));
+    sessionStore(s).addIncoming(2);
+    sessionStore(s).recordSubscriptions([{
       filter: "a",
       qos: 0,
       grantedQoS: 0,
@@ -255,12 +269,12 @@ Deno.test({
       retainHandling: 0,
     }]);
     ok(!s.isEmpty);
-    s.clear();
+    sessionStore(s).clear();
     ok(s.isEmpty);
     equal(s.state.clientId, "keep-me");
     equal(s.flight(1), undefined);
-    equal(s.allocatePacketId(() => false) !== undefined, true);
-    s.state.nextPacketId = 1;
-    equal(s.allocatePacketId(), 1, "the cleared id is free");
+    equal(sessionStore(s).allocatePacketId(() => false) !== undefined, true);
+    sessionStore(s).state.nextPacketId = 1;
+    equal(sessionStore(s).allocatePacketId(), 1, "the cleared id is free");
   },
 });

@@ -1,13 +1,30 @@
 /**
- * The cancel-safe packet reader: reads through a `ReadableStreamBYOBReader` into a reusable
- * buffer and yields only complete packets.
+ * The client's I/O, private to it: the cancel-safe packet reader, which reads through a
+ * `ReadableStreamBYOBReader` into a reusable buffer and yields only complete packets, and the
+ * write batching, the engine's output, which sends the packets queued in one turn in one write.
  *
  * @module
  */
 
-import { decodeBody, DecodeError, frame, type Packet } from "../codec/mod.ts";
-import { ConnectionClosedError } from "./errors.ts";
-import { readerLog as log } from "./_log.ts";
+import {
+  decodeBody,
+  DecodeError,
+  encode,
+  encodeIntoIfFits,
+  type EncodeOptions,
+  encodePublishHead,
+  frame,
+  type Packet,
+  PacketType,
+} from "../codec/mod.ts";
+import {
+  ConnectionClosedError,
+  type MqttError,
+  NotConnectedError,
+  type Output,
+} from "../session/mod.ts";
+import type { DirectConnection } from "../transport/mod.ts";
+import { clientLog, readerLog as log, tracePacket } from "./_log.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -373,4 +390,208 @@ function grow(bytes: Uint8Array, size: number): Uint8Array {
   const grown = new Uint8Array(size);
   grown.set(bytes);
   return grown;
+}
+
+/**
+ * Runs `fn` once the current turn of the event loop is over: after every microtask of the turn,
+ * before the next I/O callback (`setImmediate`, which Deno 2 and Node both have; a microtask
+ * elsewhere). A microtask would run between two packets handled in the same turn, so replies to a
+ * read full of packets, or publications made while handling its acknowledgements, would each get a
+ * write of their own.
+ */
+const afterTurn: (fn: () => void) => void = (() => {
+  const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+  return immediate === undefined ? queueMicrotask : (fn: () => void) => void immediate(fn);
+})();
+
+/** Packets up to this size are encoded into the batch's shared buffer; larger ones get their own. */
+const MAX_SMALL = 16 * 1024;
+/** The smallest and largest shared buffer of a batch. */
+const MIN_OPEN = 512;
+const MAX_OPEN = 256 * 1024;
+
+/**
+ * The client's write batching, and the engine's {@linkcode Output}: packets queued in one turn go
+ * out in one write at its end (or at once, on {@linkcode WriteBatch.flush}). Small packets are
+ * encoded straight into an open buffer of the batch's own (handed to the transport, never
+ * reused); a PUBLISH over 16 KiB is written as its header and its payload, uncopied; an open
+ * buffer that filled up is a chunk of its own.
+ */
+export class WriteBatch implements Output {
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #direct: DirectConnection | undefined;
+  #batch: Uint8Array[] = [];
+  #open: Uint8Array = EMPTY;
+  #openLength = 0;
+  /** Bytes of small packets queued since the last write: sizes the next open buffer. */
+  #openBytes = 0;
+  #openSize = MIN_OPEN;
+  #done: PromiseWithResolvers<void> | undefined;
+  #writing = false;
+  #scheduled = false;
+  #closeError: MqttError | undefined;
+  #onWritten: () => void;
+  #onFailed: (error: ConnectionClosedError) => void;
+
+  /**
+   * A batch that reports each completed write to `onWritten` and a failed one to `onFailed`
+   * (which should close the connection).
+   */
+  constructor(onWritten: () => void, onFailed: (error: ConnectionClosedError) => void) {
+    this.#onWritten = onWritten;
+    this.#onFailed = onFailed;
+  }
+
+  /** Starts writing to a new connection (through `direct` when given). */
+  attach(writer: WritableStreamDefaultWriter<Uint8Array>, direct: DirectConnection | undefined) {
+    this.#writer = writer;
+    this.#direct = direct;
+    this.#batch = [];
+    this.#open = EMPTY;
+    this.#openLength = this.#openBytes = 0;
+    this.#done = undefined;
+    this.#writing = this.#scheduled = false;
+    this.#closeError = undefined;
+  }
+
+  /** Encodes `packet` into the batch and schedules the batch's write; see {@linkcode Output}. */
+  write(packet: Packet, options: EncodeOptions): void {
+    if (this.#writer === undefined) {
+      throw this.#closeError ?? new NotConnectedError("Cannot send: the connection is closed");
+    }
+    let at = this.#openLength;
+    let size = encodeIntoIfFits(packet, this.#open, at, options);
+    if (size < 0) {
+      if (-size > MAX_SMALL) {
+        this.#seal();
+        if (packet.type === PacketType.Publish) {
+          // The header in a buffer of its own, the payload as it is: no copy of a large payload.
+          const head = encodePublishHead(packet, options);
+          this.#batch.push(head, packet.payload);
+          if (clientLog.isEnabledFor("trace")) tracePacket("->", packet);
+        } else {
+          const bytes = encode(packet, options);
+          this.#batch.push(bytes);
+          if (clientLog.isEnabledFor("trace")) tracePacket("->", bytes);
+        }
+        this.#schedule();
+        return;
+      }
+      this.#room(-size);
+      at = this.#openLength;
+      size = encodeIntoIfFits(packet, this.#open, at, options);
+    }
+    this.#openLength = at + size;
+    this.#openBytes += size;
+    if (clientLog.isEnabledFor("trace")) tracePacket("->", this.#open.subarray(at, at + size));
+    this.#schedule();
+  }
+
+  /**
+   * The promise of the batch being queued: it settles when the batch is written (rejecting with
+   * the connection's error if that fails). Already settled when nothing is queued.
+   */
+  get written(): Promise<void> {
+    return this.#done?.promise ?? Promise.resolve();
+  }
+
+  /** Writes what is queued now instead of at the end of the turn; settles when it is written. */
+  flush(): Promise<void> {
+    const done = this.written;
+    if (!this.#writing) void this.#flush();
+    return done;
+  }
+
+  /** Ends writing: what is queued is dropped, and its promise rejects with `error`. */
+  close(error: MqttError): void {
+    this.#closeError ??= error;
+    const done = this.#done;
+    this.#done = undefined;
+    this.#batch = [];
+    this.#open = EMPTY;
+    this.#openLength = this.#openBytes = 0;
+    done?.reject(this.#closeError);
+    const writer = this.#writer;
+    this.#writer = undefined;
+    try {
+      writer?.releaseLock();
+    } catch {
+      // A write is pending; closing the transport ends it.
+    }
+  }
+
+  #schedule(): void {
+    if (this.#done === undefined) {
+      const done = this.#done = Promise.withResolvers<void>();
+      // Replies are queued without waiting: a failed write must not be unhandled.
+      done.promise.catch(() => {});
+    }
+    if (!this.#writing && !this.#scheduled) {
+      this.#scheduled = true;
+      afterTurn(() => {
+        this.#scheduled = false;
+        void this.#flush();
+      });
+    }
+  }
+
+  /** Makes room for `n` bytes in the open buffer, sealing a full one and opening another. */
+  #room(n: number): void {
+    if (this.#openLength + n <= this.#open.length) return;
+    if (this.#openLength > 0) this.#openSize = Math.min(MAX_OPEN, this.#openSize * 2);
+    this.#seal();
+    this.#open = new Uint8Array(Math.max(this.#openSize, n));
+  }
+
+  /** Moves what the open buffer holds to the batch as a chunk. */
+  #seal(): void {
+    if (this.#openLength === 0) return;
+    this.#batch.push(this.#open.subarray(0, this.#openLength));
+    this.#open = EMPTY;
+    this.#openLength = 0;
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#writing) return;
+    this.#writing = true;
+    const writer = this.#writer;
+    try {
+      while ((this.#batch.length > 0 || this.#openLength > 0) && writer === this.#writer) {
+        // The next batch's open buffer: about the size of this one's small packets.
+        const used = this.#openBytes;
+        this.#openSize = used <= MIN_OPEN
+          ? MIN_OPEN
+          : Math.min(MAX_OPEN, 2 ** Math.ceil(Math.log2(used)));
+        this.#openBytes = 0;
+        this.#seal();
+        const batch = this.#batch;
+        const done = this.#done!;
+        this.#batch = [];
+        this.#done = undefined;
+        try {
+          // Usually one chunk; several after a large packet or an open buffer that filled up.
+          const direct = this.#direct;
+          if (direct === undefined) {
+            for (const chunk of batch) await writer!.write(chunk);
+          } else {
+            for (const chunk of batch) {
+              for (let at = 0; at < chunk.length;) at += await direct.write(chunk.subarray(at));
+            }
+          }
+          this.#onWritten();
+          done.resolve();
+        } catch (e) {
+          const error = new ConnectionClosedError(
+            `Writing to the connection failed: ${e instanceof Error ? e.message : String(e)}`,
+            { cause: e },
+          );
+          done.reject(this.#closeError ?? error);
+          this.#onFailed(error);
+          return;
+        }
+      }
+    } finally {
+      this.#writing = false;
+    }
+  }
 }
