@@ -78,7 +78,7 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
  *
  * @example Reading packets from a stream
  * ```ts
- * import { PacketReader } from "./reader.ts";
+ * import { PacketReader } from "./_io.ts";
  * const stream = new ReadableStream({
  *   type: "bytes",
  *   start(c) {
