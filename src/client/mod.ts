@@ -19,3 +19,6 @@
 export * from "./client.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
+// The types the client's API names, so that this entry point documents itself.
+export type * from "../session/mod.ts";
+export type { DirectConnection, Transport } from "../transport/mod.ts";

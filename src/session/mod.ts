@@ -43,3 +43,6 @@ export type { KeepAliveTimes } from "./keep_alive.ts";
 export * from "./log.ts";
 export * from "./output.ts";
 export type * from "./types.ts";
+// The codec's types the engine's API names, so that this entry point documents itself.
+export type * from "../codec/packets.ts";
+export type { DecodeError, EncodeOptions, PacketType, QoS, RetainHandling } from "../codec/mod.ts";
