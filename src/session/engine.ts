@@ -19,13 +19,11 @@ import {
   type AckProperties,
   type Connack,
   type Connect,
-  decodeBody,
-  DecodeError,
+  type DecodeError,
   describeReasonCode,
   encodedLength,
   EncodeError,
   type EncodeOptions,
-  frame,
   isWellFormedUtf8,
   type Packet,
   PacketType,
@@ -46,7 +44,9 @@ import {
   ProtocolViolationError,
   QuotaExceededError,
 } from "./errors.ts";
+import { Framer } from "./_framer.ts";
 import { InboundAliases, OutboundAliases } from "./aliases.ts";
+import { buildConnect, checkAuth, checkConnack, checkConnectAuth, toBytes } from "./connection.ts";
 import { OutgoingFlows } from "./flows.ts";
 import { InboundFlows } from "./inbound.ts";
 import { KeepAlive, type KeepAliveTimes } from "./keep_alive.ts";
@@ -63,7 +63,6 @@ import { BytesOutput, type Output } from "./output.ts";
 import { PendingRequests } from "./subscriptions.ts";
 import type {
   AcknowledgeOptions,
-  AuthEvent,
   AuthOptions,
   ClientEvent,
   ConnectOptions,
@@ -135,16 +134,7 @@ export interface ConnectedEvent extends ConnectResult {
 /** What the engine reports: a client event, or the connection accepted. */
 export type EngineEvent = ClientEvent | ConnectedEvent;
 
-const textEncoder = new TextEncoder();
-const EMPTY = new Uint8Array(0);
 const PINGREQ: Packet = Object.freeze({ type: PacketType.Pingreq });
-
-function toBytes(payload: Uint8Array | string | undefined): Uint8Array {
-  if (payload === undefined) return EMPTY;
-  if (typeof payload === "string") return textEncoder.encode(payload);
-  if (payload instanceof Uint8Array) return payload;
-  throw new TypeError("payload must be a Uint8Array or a string");
-}
 
 /**
  * A synchronous, I/O-free MQTT 5.0 client protocol engine. It owns every protocol rule of the
@@ -205,8 +195,7 @@ export class Engine {
   #events: EngineEvent[] = [];
   #eventsAt = 0;
   /** Bytes received by {@linkcode Engine.receive} that do not make a whole packet yet. */
-  #rx: Uint8Array = EMPTY;
-  #rxLength = 0;
+  #framer = new Framer();
 
   /** Creates an engine; nothing is queued until {@linkcode Engine.connect}. */
   constructor(options: EngineOptions = {}) {
@@ -370,7 +359,7 @@ export class Engine {
       );
     }
     const cleanStart = options.cleanStart ?? true;
-    const connect = this.#buildConnect(options, cleanStart);
+    const connect = buildConnect(options, cleanStart, this.#store.state.clientId);
     this.#encodeOpts = { strict: this.#strict };
     this.#limits = DEFAULT_LIMITS;
     // Encoded before any state changes: an invalid CONNECT is refused with nothing queued.
@@ -383,8 +372,7 @@ export class Engine {
     this.#outAliases.clear();
     this.#events = [];
     this.#eventsAt = 0;
-    this.#rx = EMPTY;
-    this.#rxLength = 0;
+    this.#framer.clear();
     this.#closeError = undefined;
     this.#connect = connect;
     this.#connectOptions = options;
@@ -396,47 +384,6 @@ export class Engine {
       clientId: connect.clientId,
       cleanStart,
     });
-  }
-
-  #buildConnect(options: ConnectOptions, cleanStart: boolean): Connect {
-    const props: NonNullable<Connect["properties"]> = {};
-    if (options.sessionExpiryInterval) props.sessionExpiryInterval = options.sessionExpiryInterval;
-    if (options.receiveMaximum !== undefined && options.receiveMaximum !== 65_535) {
-      props.receiveMaximum = options.receiveMaximum;
-    }
-    if (options.maximumPacketSize !== undefined) {
-      props.maximumPacketSize = options.maximumPacketSize;
-    }
-    if (options.topicAliasMaximum) props.topicAliasMaximum = options.topicAliasMaximum;
-    if (options.requestResponseInformation) props.requestResponseInformation = 1;
-    if (options.requestProblemInformation === false) props.requestProblemInformation = 0;
-    if (options.userProperties?.length) props.userProperties = options.userProperties;
-    if (options.authenticationMethod !== undefined) {
-      props.authenticationMethod = options.authenticationMethod;
-    }
-    if (options.authenticationData !== undefined) {
-      props.authenticationData = options.authenticationData;
-    }
-    const connect: Connect = {
-      type: PacketType.Connect,
-      cleanStart,
-      keepAlive: options.keepAlive ?? 60,
-      clientId: options.clientId ?? this.#store.state.clientId,
-      properties: props,
-    };
-    if (options.username !== undefined) connect.username = options.username;
-    if (options.password !== undefined) connect.password = toBytes(options.password);
-    if (options.will !== undefined) {
-      const w = options.will;
-      connect.will = {
-        topic: w.topic,
-        payload: toBytes(w.payload),
-        qos: w.qos ?? 0,
-        retain: w.retain ?? false,
-        ...(w.properties ? { properties: w.properties } : {}),
-      };
-    }
-    return connect;
   }
 
   #onConnack(packet: Connack): ConnectedEvent {
@@ -455,37 +402,7 @@ export class Engine {
       this.#end(error);
       throw error;
     }
-    if (packet.sessionPresent && connect.cleanStart) {
-      throw new Violation(
-        "The server says a session is present although the client asked for a clean start",
-        0x82,
-        "MQTT-3.2.2-4",
-      );
-    }
-    const method = connect.properties?.authenticationMethod;
-    if (method !== undefined && p.authenticationMethod !== method) {
-      throw new Violation(
-        "The CONNACK does not repeat the Authentication Method of the CONNECT",
-        0x82,
-        "MQTT-4.12.0-5",
-      );
-    }
-    if (method === undefined && p.authenticationMethod !== undefined) {
-      throw new Violation(
-        "The CONNACK names an Authentication Method the client did not ask for",
-        0x82,
-        "MQTT-4.12.0-6",
-      );
-    }
-    if (
-      connect.properties?.requestResponseInformation !== 1 && p.responseInformation !== undefined
-    ) {
-      throw new Violation(
-        "The CONNACK carries Response Information the client did not request",
-        0x82,
-        "MQTT-3.1.2-28",
-      );
-    }
+    checkConnack(packet, connect);
     let discarded: OutgoingFlight[] = [];
     if (!packet.sessionPresent && !this.#store.isEmpty) {
       // The server holds no session: the client's state must go too [MQTT-3.2.2-5].
@@ -1081,49 +998,10 @@ export class Engine {
    * ```
    */
   receive(bytes: Uint8Array, now: number): void {
-    let buf = bytes;
-    let end = bytes.length;
-    if (this.#rxLength > 0) {
-      buf = this.#rx;
-      if (this.#rxLength + bytes.length > buf.length) {
-        buf = new Uint8Array(Math.max(2 * buf.length, this.#rxLength + bytes.length));
-        buf.set(this.#rx.subarray(0, this.#rxLength));
-      }
-      buf.set(bytes, this.#rxLength);
-      end = this.#rxLength + bytes.length;
-    }
-    let at = 0;
-    const max = this.#connectOptions.maximumPacketSize;
-    const frameOptions = max === undefined ? {} : { maximumPacketSize: max };
-    while (end - at >= 2) {
-      let packet: Packet;
-      let length: number;
-      try {
-        const f = frame(buf, frameOptions, at, end);
-        if (!f.complete) break;
-        length = f.length;
-        // A copy of the packet's bytes: its payload belongs to the application.
-        packet = decodeBody(buf.slice(at, at + length), f.headerLength, this.#strict);
-      } catch (e) {
-        this.#rxLength = 0;
-        this.#rx = EMPTY;
-        if (e instanceof DecodeError) throw this.decodeFailed(e);
-        throw e;
-      }
-      at += length;
+    this.#framer.push(bytes, this.#connectOptions.maximumPacketSize, this.#strict, (packet) => {
       const event = this.handle(packet, now);
       if (event !== undefined) this.#events.push(event);
-    }
-    const rest = end - at;
-    if (rest === 0) {
-      this.#rxLength = 0;
-    } else if (buf === this.#rx) {
-      buf.copyWithin(0, at, end);
-      this.#rxLength = rest;
-    } else {
-      this.#rx = buf.slice(at, end);
-      this.#rxLength = rest;
-    }
+    }, (e) => this.decodeFailed(e));
   }
 
   /**
@@ -1154,7 +1032,7 @@ export class Engine {
     if (this.#state === "connecting") {
       if (packet.type === PacketType.Connack) return this.#onConnack(packet);
       if (packet.type === PacketType.Auth && this.#connect?.properties?.authenticationMethod) {
-        return this.#onConnectAuth(packet);
+        return checkConnectAuth(packet, this.#connect.properties.authenticationMethod);
       }
       throw new Violation(
         `The server sent ${packetTypeName[packet.type]} before CONNACK`,
@@ -1213,8 +1091,15 @@ export class Engine {
         return { type: "pong" };
       case PacketType.Disconnect:
         return this.#onDisconnect(packet);
-      case PacketType.Auth:
-        return this.#onAuth(packet);
+      case PacketType.Auth: {
+        const event = checkAuth(
+          packet,
+          this.#connectOptions.authenticationMethod,
+          this.#authenticating,
+        );
+        if (event.reasonCode === 0) this.#authenticating = false;
+        return event;
+      }
       case PacketType.Connack:
         throw new Violation("The server sent a second CONNACK", 0x82, "MQTT-3.2.0-2");
       default:
@@ -1256,57 +1141,6 @@ export class Engine {
       serverReference: properties.serverReference,
       properties,
     };
-  }
-
-  #onConnectAuth(packet: Packet & { type: typeof PacketType.Auth }): AuthEvent {
-    const method = this.#connect!.properties!.authenticationMethod!;
-    const props = packet.properties ?? {};
-    if (props.authenticationMethod !== method) {
-      throw new Violation(
-        `The server's AUTH names method ${JSON.stringify(props.authenticationMethod)}, not ${
-          JSON.stringify(method)
-        }`,
-        0x82,
-        "MQTT-4.12.0-5",
-      );
-    }
-    if (packet.reasonCode !== 0x18) {
-      throw new Violation(
-        `The server sent AUTH ${describeReasonCode(packet.reasonCode ?? 0)} before CONNACK`,
-        0x82,
-      );
-    }
-    return { type: "auth", reasonCode: 0x18, properties: props };
-  }
-
-  #onAuth(packet: Packet & { type: typeof PacketType.Auth }): AuthEvent {
-    const method = this.#connectOptions.authenticationMethod;
-    if (method === undefined) {
-      throw new Violation(
-        "The server sent AUTH although the client used no Authentication Method",
-        0x82,
-        "MQTT-4.12.0-6",
-      );
-    }
-    if (packet.properties?.authenticationMethod !== method) {
-      throw new Violation(
-        "The server's AUTH does not repeat the connection's Authentication Method",
-        0x82,
-        "MQTT-4.12.0-5",
-      );
-    }
-    const reasonCode = packet.reasonCode ?? 0;
-    if (!this.#authenticating || reasonCode === 0x19) {
-      throw new Violation(
-        `The server sent AUTH ${
-          describeReasonCode(reasonCode)
-        } although the client started no re-authentication`,
-        0x82,
-        "MQTT-4.12.1-1",
-      );
-    }
-    if (reasonCode === 0) this.#authenticating = false;
-    return { type: "auth", reasonCode, properties: packet.properties };
   }
 
   /** Handles a PUBLISH: resolves its topic alias, checks it, and queues its acknowledgement. */
