@@ -99,7 +99,7 @@ export async function keepaliveLoop(options: LoopOptions): Promise<LoopResult> {
       }
       const { pingDueAt, deadline } = client!.keepAlive;
       if (deadline !== undefined && now > deadline) {
-        log("no packet from the server for 1.5 x keep alive: it is gone");
+        log("no answer to PINGREQ within the keep-alive deadline: the server is gone");
         client!.abort();
         throw new ConnectionClosedError("keep alive deadline passed");
       }

@@ -2,6 +2,7 @@
  * The client's I/O, private to it: the cancel-safe packet reader, which reads through a
  * `ReadableStreamBYOBReader` into a reusable buffer and yields only complete packets, and the
  * write batching, the engine's output, which sends the packets queued in one turn in one write.
+ * The two share a module by design (one private I/O layer beside the client), hence its length.
  *
  * @module
  */

@@ -231,22 +231,16 @@ export class Client {
   }
 
   /**
-   * Publishes a message. At QoS 1 and 2 the promise gives the Packet Identifier, whose flight the
-   * session tracks until {@linkcode Client.poll} reports `acknowledged`, `completed` or
-   * `rejected`; at QoS 0 `undefined`. The id is also there at once, as `packetId`, before the
-   * write settles.
+   * Publishes a message. At QoS 1 and 2 the promise gives the Packet Identifier (also there at
+   * once as `packetId`), whose flight the session tracks until {@linkcode Client.poll} reports
+   * `acknowledged`, `completed` or `rejected`; at QoS 0 `undefined`. Refused before any byte is
+   * written as {@linkcode Engine.publish} says (the Receive Maximum used up: see
+   * {@linkcode Client.waitForQuota}).
    *
-   * Refused before any byte is written, leaving the client usable: not connected
-   * (`NotConnectedError`), a QoS above the server's maximum, RETAIN the server does not support,
-   * a topic alias above its maximum (`ServerCapabilityError`), the server's Receive Maximum used
-   * up (`QuotaExceededError`; see {@linkcode Client.waitForQuota}), a packet over the server's
-   * Maximum Packet Size or any other rule (`EncodeError`).
-   *
-   * Once the PUBLISH is queued the flight is in the session even if the signal aborts the wait:
-   * the abort only stops waiting for the write. If the connection fails during the write, a
-   * {@linkcode ConnectionClosedError} carrying the `packetId` says the flight is kept for
-   * recovery. A payload of 16 KiB or more is written as it is, without a copy: leave it
-   * unchanged until the write settles.
+   * Once queued the flight is in the session even if the signal aborts the wait for the write. If
+   * the write fails, a {@linkcode ConnectionClosedError} carrying the `packetId` says the flight
+   * is kept for recovery. A payload of 16 KiB or more is written uncopied: leave it unchanged
+   * until the write settles.
    *
    * @example Publishing at QoS 1
    * ```ts ignore
@@ -324,12 +318,9 @@ export class Client {
   }
 
   /**
-   * Sends the PUBLISH of an outgoing flight again, with DUP set, after a reconnect with the
-   * session [MQTT-4.4.0-1]: use it for a flight `awaiting-puback` or `awaiting-pubrec`, whose
-   * PUBLISH or acknowledgement may have been lost. Refused for a flight already sent on this
-   * connection, for one awaiting PUBCOMP (use {@linkcode Client.rerelease}), and with
-   * `QuotaExceededError` while the flights sent on this connection use up the server's Receive
-   * Maximum (poll until an acknowledgement frees a slot).
+   * Sends the PUBLISH of a flight `awaiting-puback` or `awaiting-pubrec` again, with DUP set,
+   * after a reconnect with the session [MQTT-4.4.0-1]; refused as {@linkcode Engine.republish}
+   * says (already sent on this connection, awaiting PUBCOMP, or the quota used up).
    *
    * @example Recovering one flight
    * ```ts ignore
@@ -360,13 +351,10 @@ export class Client {
   }
 
   /**
-   * Resends the outgoing flights of the session not yet sent on this connection, in their
-   * original order [MQTT-4.6.0-1]: PUBREL for those awaiting PUBCOMP, never held back
-   * [MQTT-3.3.4-8]; PUBLISH with DUP for those awaiting PUBACK or PUBREC, as far as the server's
-   * Receive Maximum allows [MQTT-3.3.4-7] (the rest wait, in order, in
-   * {@linkcode Client.heldBack} for a later call once acknowledgements have freed slots). Call it
-   * after a reconnect whose CONNACK says `sessionPresent`, and again after acknowledgements while
-   * flights remain held back. Returns the Packet Identifiers resent.
+   * Resends the session's flights not yet sent on this connection, in order [MQTT-4.6.0-1], as
+   * far as the server's Receive Maximum allows (see {@linkcode Engine.resend}; the rest stay in
+   * {@linkcode Client.heldBack} for a later call). Call it after a reconnect whose CONNACK says
+   * `sessionPresent`. Returns the Packet Identifiers resent.
    *
    * @example
    * ```ts ignore
@@ -383,10 +371,8 @@ export class Client {
 
   /**
    * Subscribes to one or more filters in one SUBSCRIBE and returns its Packet Identifier; the
-   * SUBACK comes as a `subscribed` event from {@linkcode Client.poll}. Refused before sending:
-   * wildcard, shared or identified subscriptions the server does not support
-   * (`ServerCapabilityError`), invalid filters or No Local on a shared subscription
-   * (`EncodeError`).
+   * SUBACK comes as a `subscribed` event from {@linkcode Client.poll}. Refused before sending as
+   * {@linkcode Engine.subscribe} says.
    *
    * @example Two filters in one SUBSCRIBE
    * ```ts ignore
@@ -434,12 +420,9 @@ export class Client {
   }
 
   /**
-   * Sends AUTH after CONNACK, with the connection's Authentication Method [MQTT-4.12.1-1]:
-   * reason 0x19 (the default) starts a re-authentication, 0x18 answers a server's `auth` event
-   * that continues it. The server's answers come as `auth` events from {@linkcode Client.poll}
-   * (0x00 when it succeeded). The Reason String and User Properties are left out if they would
-   * exceed the server's Maximum Packet Size. Refused with `ClientStateError` when the connection
-   * used no Authentication Method [MQTT-4.12.0-7].
+   * Sends AUTH with the connection's Authentication Method (see {@linkcode Engine.auth}): 0x19
+   * starts a re-authentication, 0x18 continues one. The server's answers come as `auth` events
+   * from {@linkcode Client.poll} (0x00 when it succeeded).
    *
    * @example Re-authenticating
    * ```ts ignore
@@ -454,10 +437,8 @@ export class Client {
   }
 
   /**
-   * Sends the acknowledgement owed for an incoming publication in manual mode: PUBACK (QoS 1),
-   * PUBREC (QoS 2, before its PUBREL) or PUBCOMP (QoS 2, after its PUBREL: a `released` event).
-   * PUBACKs and PUBRECs go out in the order their PUBLISHes arrived [MQTT-4.6.0-2],
-   * [MQTT-4.6.0-3]: one given early is held until those before it are given.
+   * Sends the acknowledgement owed for an incoming publication in manual mode (PUBACK, PUBREC or
+   * PUBCOMP), in arrival order (see {@linkcode Engine.acknowledge}).
    *
    * @example Manual acknowledgement
    * ```ts ignore

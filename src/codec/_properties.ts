@@ -1,4 +1,6 @@
 // Properties (section 2.2.2): the table of which packet may carry which property, and their codec.
+// Over 500 lines because the table (27 properties, each with its packets and limits) and the one
+// reader and writer that walk it belong together.
 
 import { PacketType, PropertyId, ReasonCode } from "./constants.ts";
 import { DecodeError, EncodeError } from "./errors.ts";

@@ -1,6 +1,7 @@
 /**
  * The encoder: packets to bytes. It checks the rules of MQTT 5.0 on the packet first, so an
- * invalid packet is never written, then measures it once and writes it into one buffer.
+ * invalid packet is never written, then measures it once and writes it into one buffer. Over 500
+ * lines because each of the 15 packet types has its check, measure and write side by side.
  *
  * @module
  */
