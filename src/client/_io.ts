@@ -586,8 +586,10 @@ export class WriteBatch implements Output {
             `Writing to the connection failed: ${e instanceof Error ? e.message : String(e)}`,
             { cause: e },
           );
-          done.reject(this.#closeError ?? error);
+          // The client closes first, so the write's promise rejects with the connection's error
+          // (which says whether the session can be resumed).
           this.#onFailed(error);
+          done.reject(this.#closeError ?? error);
           return;
         }
       }
