@@ -4,7 +4,7 @@
  * the broker.
  *
  * `deno run -P=demo examples/with_broker.ts [demo | request_response | session_recovery | manual_ack |
- * keepalive_loop]` (`deno task demo` runs the demo).
+ * keepalive_loop | engine]` (`deno task demo` runs the demo).
  *
  * @module
  */
@@ -12,6 +12,7 @@
 import { startMosquitto } from "../tests/_util/mosquitto.ts";
 import { configureLogging } from "./_log.ts";
 import { demo } from "./demo.ts";
+import { engineExample } from "./engine.ts";
 import { keepaliveLoop } from "./keepalive_loop.ts";
 import { manualAck } from "./manual_ack.ts";
 import { requestResponse } from "./request_response.ts";
@@ -23,6 +24,7 @@ const examples = {
   session_recovery: sessionRecovery,
   manual_ack: manualAck,
   keepalive_loop: keepaliveLoop,
+  engine: engineExample,
 } as const;
 const name = (Deno.args[0] ?? "demo") as keyof typeof examples;
 const run = examples[name];

@@ -7,9 +7,11 @@ import { requestResponse } from "../../examples/request_response.ts";
 import { sessionRecovery } from "../../examples/session_recovery.ts";
 import { manualAck } from "../../examples/manual_ack.ts";
 import { keepaliveLoop } from "../../examples/keepalive_loop.ts";
+import { engineExample } from "../../examples/engine.ts";
 
 const readme = new URL("../../README.md", import.meta.url);
 const modUrl = new URL("../../mod.ts", import.meta.url).href;
+const engineUrl = new URL("../../src/session/mod.ts", import.meta.url).href;
 
 /** The fenced ```ts blocks of the README that are not marked `ignore`. */
 async function readmeBlocks(): Promise<string[]> {
@@ -97,14 +99,44 @@ Deno.test({
       },
     );
 
+    await t.step(
+      "engine.ts drives the Engine over node:net with no Client: its own QoS 1 and 2 messages once each, PUBACK and PUBREC/PUBCOMP as events, keep alive from its one timer",
+      async () => {
+        const result = await engineExample({
+          ...server,
+          keepAlive: 1,
+          stayMs: 1500,
+          log: (line) => lines.push(line),
+        });
+        const { qos1, qos2 } = result.published;
+        assert.deepEqual(
+          result.received.map(({ text, qos }) => ({ text, qos })),
+          [{ text: "at least once", qos: 1 }, { text: "exactly once", qos: 2 }],
+          "each message once, in the order published [MQTT-4.6.0-6]",
+        );
+        const acksOf = (id: number) => result.acks.filter((a) => a.packetId === id);
+        assert.deepEqual(acksOf(qos1), [{ type: "acknowledged", packetId: qos1, reasonCode: 0 }]);
+        assert.deepEqual(acksOf(qos2).map((a) => a.type), ["received", "completed"]);
+        assert.equal(result.acks.length, 3, JSON.stringify(result.acks));
+        // The incoming QoS 2 message's PUBREL came, and the engine answered it with PUBCOMP.
+        assert.deepEqual(result.released, [result.received[1]!.packetId]);
+        assert.ok(result.pongs >= 1, `PINGREQ answered (${result.pongs} PINGRESPs)`);
+      },
+    );
+
     await t.step("the README's code blocks run as written", async () => {
       const blocks = await readmeBlocks();
       assert.ok(blocks.length >= 1, "the README has runnable ts blocks");
       for (const [i, block] of blocks.entries()) {
         const code = block
           .replaceAll('"./mod.ts"', JSON.stringify(modUrl))
+          .replaceAll('"@scope/mqtt5/engine"', JSON.stringify(engineUrl))
           .replaceAll("port: 1883", `port: ${broker.port}`);
-        assert.notEqual(code, block, `README block ${i} connects to the example broker`);
+        assert.notEqual(
+          code,
+          block,
+          `README block ${i} runs this checkout's code (and the example broker, if it connects)`,
+        );
         const file = `${broker.dir}/readme_${i}.ts`;
         await Deno.writeTextFile(file, code);
         const log = console.log;
@@ -116,6 +148,10 @@ Deno.test({
           console.log = log;
         }
         if (i === 0) assert.deepEqual(printed, ["readme/hello Hello World!"]);
+        if (block.includes('"@scope/mqtt5/engine"')) {
+          // The engine's block: no I/O, time passed in; what it prints is what its comments say.
+          assert.deepEqual(printed, ["connected", "acknowledged", "30010", "192,0"]);
+        }
       }
     });
   },
