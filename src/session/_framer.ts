@@ -53,7 +53,7 @@ export class Framer {
           const f = frame(buf, options, at, end);
           if (!f.complete) break;
           length = f.length;
-          packet = decodeBody(buf.slice(at, at + length), f.headerLength, strict);
+          packet = decodeBody(copy(buf, at, at + length), f.headerLength, strict);
         } catch (e) {
           throw e instanceof DecodeError ? failed(e) : e;
         }
@@ -70,8 +70,18 @@ export class Framer {
       buf.copyWithin(0, at, end);
       this.#length = rest;
     } else {
-      this.#rx = buf.slice(at, end);
+      this.#rx = copy(buf, at, end);
       this.#length = rest;
     }
   }
+}
+
+/**
+ * A copy of `bytes[start, end)` in a plain `Uint8Array` of its own (a Node `Buffer`'s `slice()`
+ * would be a view of the socket's chunk, not a copy).
+ */
+function copy(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(bytes.subarray(start, end));
+  return out;
 }

@@ -161,7 +161,7 @@ const PINGREQ: Packet = Object.freeze({ type: PacketType.Pingreq });
  * engine.receive(new Uint8Array([0x20, 0x03, 0x00, 0x00, 0x00]), 5); // CONNACK from the server
  * console.log(engine.nextEvent()?.type); // "connected"
  * const id = engine.publish({ topic: "sensors/1", qos: 1 }, "21.5");
- * console.log(id, engine.takeOutput()!.length); // 1 18
+ * console.log(id, engine.takeOutput()!.length); // 1 20
  * engine.receive(new Uint8Array([0x40, 0x02, 0x00, 0x01]), 9); // PUBACK 1
  * console.log(engine.nextEvent()?.type); // "acknowledged"
  * ```
