@@ -284,7 +284,8 @@ export class Client {
   /**
    * Waits until the server's Receive Maximum admits another QoS 1/2 publication: at once if it
    * does, else once an acknowledgement handled by {@linkcode Client.poll} (running elsewhere)
-   * frees a slot. Rejects with the connection's error if it ends first.
+   * frees a slot. Callers are woken in order, one per free slot; the slot is not reserved, so
+   * publish right after (in the same turn). Rejects with the connection's error if it ends first.
    *
    * @example Publishing as fast as the server allows
    * ```ts ignore
@@ -295,7 +296,7 @@ export class Client {
    * ```
    */
   waitForQuota(options: SignalOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted();
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     if (this.#engine.state !== "connected") {
       return Promise.reject(notConnected("wait for quota", this.#engine));
     }
@@ -305,16 +306,22 @@ export class Client {
     return raceAbort(waiter.promise, options.signal);
   }
 
+  /**
+   * Wakes the callers of {@linkcode Client.waitForQuota}, in the order they came: as many as the
+   * quota admits now, or all with `error` when the connection ended.
+   */
   #wakeQuotaWaiters(error?: unknown): void {
     const waiters = this.#quotaWaiters;
-    this.#quotaWaiters = [];
-    for (const w of waiters) {
-      if (error === undefined) w.resolve();
-      else {
+    if (error !== undefined) {
+      this.#quotaWaiters = [];
+      for (const w of waiters) {
         w.promise.catch(() => {});
         w.reject(error);
       }
+      return;
     }
+    const n = Math.min(this.#engine.sendQuota, waiters.length);
+    for (const w of waiters.splice(0, n)) w.resolve();
   }
 
   /**
