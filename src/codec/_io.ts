@@ -19,22 +19,35 @@ export class Reader {
   end: number;
   /** Whether the strict UTF-8 rules apply. */
   strict: boolean;
+  /** The protocol version read: its statement ids are cited, and 3.1.1 is named in messages. */
+  version: 4 | 5;
 
-  constructor(buf: Uint8Array, pos: number, end: number, strict: boolean) {
+  constructor(buf: Uint8Array, pos: number, end: number, strict: boolean, version: 4 | 5 = 5) {
     this.buf = buf;
     this.pos = pos;
     this.end = end;
     this.strict = strict;
+    this.version = version;
+  }
+
+  /** Throws a DecodeError with `reasonCode` at the current position. */
+  fail(message: string, reasonCode: number, statement?: string): never {
+    throw new DecodeError(
+      this.version === 4 ? `MQTT 3.1.1: ${message}` : message,
+      reasonCode,
+      this.pos,
+      statement,
+    );
   }
 
   /** Throws a Malformed Packet error at the current position. */
   malformed(message: string, statement?: string): never {
-    throw new DecodeError(message, 0x81, this.pos, statement);
+    this.fail(message, 0x81, statement);
   }
 
   /** Throws a Protocol Error at the current position. */
   protocol(message: string, statement?: string): never {
-    throw new DecodeError(message, 0x82, this.pos, statement);
+    this.fail(message, 0x82, statement);
   }
 
   /** Ensures `n` more bytes are there. */
@@ -91,7 +104,10 @@ export class Reader {
     if (start + len > this.end) this.need(len, what);
     const s = decodeUtf8(this.buf, start, start + len, this.strict);
     if (s === null) {
-      this.malformed(`${what} contains ${lastDecodeProblem}`, utf8Statement(lastDecodeProblem));
+      this.malformed(
+        `${what} contains ${lastDecodeProblem}`,
+        utf8Statement(lastDecodeProblem, this.version),
+      );
     }
     this.pos = start + len;
     return s;
@@ -204,26 +220,32 @@ export function sendableUtf8Length(s: unknown, strict: boolean): number {
   return len <= 65_535 ? len : -1;
 }
 
-/** The UTF-8 length of `s` as a field named `what`, or an {@linkcode EncodeError}. */
-export function checkedUtf8Length(s: string, what: string, strict: boolean): number {
+/**
+ * The UTF-8 length of `s` as a field named `what`, or an {@linkcode EncodeError} citing the
+ * statements of `version` (4: MQTT 3.1.1, named in the message).
+ */
+export function checkedUtf8Length(s: string, what: string, strict: boolean, version = 5): number {
   if (typeof s !== "string") throw new TypeError(`${what} must be a string, got ${typeof s}`);
   const len = utf8Length(s, strict);
   if (len < 0) {
     throw new EncodeError(
-      `Cannot encode ${what} ${JSON.stringify(s)}: it contains ${lastUtf8Problem}` +
+      `Cannot encode ${what} ${JSON.stringify(s)}${
+        version === 4 ? " for MQTT 3.1.1" : ""
+      }: it contains ${lastUtf8Problem}` +
         (strict && (lastUtf8Problem === "a control character" ||
             lastUtf8Problem === "a Unicode non-character")
           ? " (pass strict: false to allow it)"
           : ""),
       0x81,
-      utf8Statement(lastUtf8Problem),
+      utf8Statement(lastUtf8Problem, version),
     );
   }
   if (len > 65_535) {
     throw new EncodeError(
-      `Cannot encode ${what}: it is ${len} bytes of UTF-8, more than a string may hold (65,535)`,
+      `Cannot encode ${what}${version === 4 ? " for MQTT 3.1.1" : ""}: it is ${len} bytes of ` +
+        "UTF-8, more than a string may hold (65,535)",
       0x81,
-      "MQTT-4.7.3-3",
+      version === 4 ? "v3.1.1 MQTT-4.7.3-3" : "MQTT-4.7.3-3",
     );
   }
   return len;

@@ -1,4 +1,5 @@
-// UTF-8 Encoded String rules of MQTT 5.0 (section 1.5.4), shared by the encoder and decoder.
+// UTF-8 Encoded String rules of MQTT 5.0 (section 1.5.4) and 3.1.1 (section 1.5.3, the same
+// rules), shared by the encoder and decoder.
 
 /** Why a string breaks the MQTT UTF-8 rules; `null` when it is fine. */
 export type Utf8Problem =
@@ -9,15 +10,15 @@ export type Utf8Problem =
   | "ill-formed UTF-8";
 
 /**
- * The statement a problem breaks; `undefined` for control characters and non-characters, which
- * section 1.5.4 only says SHOULD NOT be sent (no normative statement).
+ * The statement a problem breaks, of MQTT 5.0 or (`version` 4) of MQTT 3.1.1; `undefined` for
+ * control characters and non-characters, which both say only SHOULD NOT be sent (no normative
+ * statement).
  */
-export function utf8Statement(problem: Utf8Problem): string | undefined {
-  return problem === "the null character U+0000"
-    ? "MQTT-1.5.4-2"
-    : problem === "a control character" || problem === "a Unicode non-character"
-    ? undefined
-    : "MQTT-1.5.4-1";
+export function utf8Statement(problem: Utf8Problem, version = 5): string | undefined {
+  if (problem === "a control character" || problem === "a Unicode non-character") return undefined;
+  const nul = problem === "the null character U+0000";
+  if (version === 4) return nul ? "v3.1.1 MQTT-1.5.3-2" : "v3.1.1 MQTT-1.5.3-1";
+  return nul ? "MQTT-1.5.4-2" : "MQTT-1.5.4-1";
 }
 
 function isControl(c: number): boolean {

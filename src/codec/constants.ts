@@ -1,5 +1,6 @@
 /**
- * Enumerations of MQTT 5.0: packet types, QoS levels, reason codes and property identifiers.
+ * Enumerations of MQTT 5.0 and 3.1.1: protocol versions, packet types, QoS levels, reason codes
+ * (and the return codes of a 3.1.1 CONNACK) and property identifiers.
  *
  * Each is an `as const` object with a type of the same name, so `PacketType.Publish` is the value
  * `3` and `PacketType` (the type) is the union of every value.
@@ -85,6 +86,67 @@ export const RetainHandling = {
 } as const;
 /** A Retain Handling value: 0, 1 or 2. */
 export type RetainHandling = typeof RetainHandling[keyof typeof RetainHandling];
+
+/**
+ * The protocol versions the codec speaks: the Protocol Version (Protocol Level in 3.1.1) byte of
+ * CONNECT. Encoding and decoding take it as `protocolVersion` (default 5).
+ *
+ * @example Decoding an MQTT 3.1.1 PUBACK
+ * ```ts
+ * import { decode, ProtocolVersion } from "./mod.ts";
+ * const bytes = new Uint8Array([0x40, 0x02, 0x00, 0x07]);
+ * const puback = decode(bytes, { protocolVersion: ProtocolVersion.Mqtt311 });
+ * console.log(puback); // { type: 4, packetId: 7 }
+ * ```
+ */
+export const ProtocolVersion = {
+  /** 4: MQTT Version 3.1.1 (OASIS Standard, 29 October 2014). */
+  Mqtt311: 4,
+  /** 5: MQTT Version 5.0 (OASIS Standard, 7 March 2019). */
+  Mqtt5: 5,
+} as const;
+/**
+ * A protocol version: 4 (MQTT 3.1.1) or 5 (MQTT 5.0).
+ *
+ * @example Choosing the version of an encoding
+ * ```ts
+ * import { encode, PacketType, type ProtocolVersion } from "./mod.ts";
+ * const version: ProtocolVersion = 4;
+ * const bytes = encode({ type: PacketType.Disconnect }, { protocolVersion: version });
+ * console.log(bytes); // Uint8Array(2) [ 224, 0 ]
+ * ```
+ */
+export type ProtocolVersion = typeof ProtocolVersion[keyof typeof ProtocolVersion];
+
+/**
+ * The Connect Return Codes of an MQTT 3.1.1 CONNACK (section 3.2.2.3), which a decoded 3.1.1
+ * CONNACK carries as its `reasonCode`, the wire value as is. Values 6 to 255 are reserved.
+ *
+ * @example Telling why a 3.1.1 server refused the connection
+ * ```ts
+ * import { ConnectReturnCode, decode } from "./mod.ts";
+ * const connack = decode(new Uint8Array([0x20, 0x02, 0x00, 0x05]), { protocolVersion: 4 });
+ * if (connack.type === 2) {
+ *   console.log(connack.reasonCode === ConnectReturnCode.NotAuthorized); // true
+ * }
+ * ```
+ */
+export const ConnectReturnCode = {
+  /** 0x00: Connection accepted. */
+  Accepted: 0x00,
+  /** 0x01: The server does not support the level of the MQTT protocol requested. */
+  UnacceptableProtocolVersion: 0x01,
+  /** 0x02: The Client Identifier is correct UTF-8 but not allowed by the server. */
+  IdentifierRejected: 0x02,
+  /** 0x03: The network connection was made but the MQTT service is unavailable. */
+  ServerUnavailable: 0x03,
+  /** 0x04: The data in the user name or password is malformed. */
+  BadUserNameOrPassword: 0x04,
+  /** 0x05: The client is not authorized to connect. */
+  NotAuthorized: 0x05,
+} as const;
+/** A Connect Return Code of MQTT 3.1.1: 0x00 to 0x05. */
+export type ConnectReturnCode = typeof ConnectReturnCode[keyof typeof ConnectReturnCode];
 
 /**
  * Every reason code of MQTT 5.0 (section 2.4). Which packet may carry which code is in

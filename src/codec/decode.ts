@@ -1,6 +1,7 @@
 /**
  * The decoder: framing for streaming readers, and bytes to packets with every check the
- * specification makes possible on a single packet.
+ * specification makes possible on a single packet; MQTT 5.0 here, MQTT 3.1.1 in
+ * `_v311_decode.ts`.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import {
   describeReasonCode,
   PacketType,
   packetTypeName,
+  type ProtocolVersion,
   type QoS,
 } from "./constants.ts";
 import { DecodeError } from "./errors.ts";
@@ -28,8 +30,9 @@ import type {
 import { Reader } from "./_io.ts";
 import { readProperties, WILL } from "./_properties.ts";
 import { isSharedFilter } from "./topic.ts";
+import { decodeBody311 } from "./_v311_decode.ts";
 
-/** Options of {@linkcode frame} and {@linkcode decode}. */
+/** Options of {@linkcode frame} and {@linkcode decode} (`frame` reads only `maximumPacketSize`). */
 export interface DecodeOptions {
   /**
    * The largest packet accepted, in bytes (the Maximum Packet Size the receiver announced). A
@@ -45,6 +48,14 @@ export interface DecodeOptions {
    * @default {true}
    */
   strict?: boolean;
+  /**
+   * The protocol version to decode: 5 (MQTT 5.0) or 4 (MQTT 3.1.1), the version the connection
+   * speaks. A 3.1.1 packet decodes to the same packet objects, without `properties` and without
+   * reason codes but the CONNACK and SUBACK return codes (an UNSUBACK has `reasonCodes: []`).
+   *
+   * @default {5}
+   */
+  protocolVersion?: ProtocolVersion;
 }
 
 /** What {@linkcode frame} found at the start of a buffer. */
@@ -141,14 +152,23 @@ const flagStatements: Partial<Record<number, string>> = {
  * and the payload of the result are views into `bytes`.
  *
  * Throws {@linkcode DecodeError} with the reason code to answer with (0x81 Malformed Packet,
- * 0x82 Protocol Error, 0x95 Packet too large, 0x84 for an unsupported CONNECT version), the byte
- * offset and, where the specification names one, the statement id.
+ * 0x82 Protocol Error, 0x95 Packet too large, 0x84 for an unsupported CONNECT version; for MQTT
+ * 3.1.1, whose receiver closes the connection without a reason, the same codes classify the
+ * problem, and 0x85 marks a CONNECT to answer with return code 0x02), the byte offset and, where
+ * the specification names one, the statement id (`v3.1.1 MQTT-…` for MQTT 3.1.1).
  *
  * @example Decoding a PUBACK
  * ```ts
  * import { decode } from "./mod.ts";
  * console.log(decode(new Uint8Array([0x40, 0x02, 0x00, 0x07])));
  * // { type: 4, packetId: 7, reasonCode: 0 }
+ * ```
+ *
+ * @example Decoding an MQTT 3.1.1 CONNACK
+ * ```ts
+ * import { decode } from "./mod.ts";
+ * console.log(decode(new Uint8Array([0x20, 0x02, 0x01, 0x00]), { protocolVersion: 4 }));
+ * // { type: 2, sessionPresent: true, reasonCode: 0 }
  * ```
  */
 export function decode(bytes: Uint8Array, options?: DecodeOptions): Packet {
@@ -169,14 +189,39 @@ export function decode(bytes: Uint8Array, options?: DecodeOptions): Packet {
       f.length,
     );
   }
-  return decodeBody(bytes, f.headerLength, options?.strict ?? true);
+  return decodeBody(
+    bytes,
+    f.headerLength,
+    options?.strict ?? true,
+    options?.protocolVersion ?? 5,
+  );
 }
 
 /**
  * Decodes the packet in `bytes`, whose fixed header is `headerLength` bytes and which ends at
- * `bytes.length`; for readers that framed it already with {@linkcode frame}.
+ * `bytes.length`; for readers that framed it already with {@linkcode frame}. `strict` and
+ * `protocolVersion` are those of {@linkcode DecodeOptions}. Throws what {@linkcode decode} throws,
+ * and a `RangeError` for a `protocolVersion` other than 4 or 5.
+ *
+ * @example Decoding what frame() found, as MQTT 3.1.1
+ * ```ts
+ * import { decodeBody, frame } from "./mod.ts";
+ * const buf = new Uint8Array([0xb0, 0x02, 0x00, 0x09, 0xd0]); // UNSUBACK, then a partial PINGRESP
+ * const f = frame(buf);
+ * if (f.complete) {
+ *   console.log(decodeBody(buf.subarray(0, f.length), f.headerLength, true, 4));
+ *   // { type: 11, packetId: 9, reasonCodes: [] }
+ * }
+ * ```
  */
-export function decodeBody(bytes: Uint8Array, headerLength: number, strict = true): Packet {
+export function decodeBody(
+  bytes: Uint8Array,
+  headerLength: number,
+  strict = true,
+  protocolVersion: ProtocolVersion = 5,
+): Packet {
+  // The one version branch of a packet: 5.0 goes straight on.
+  if (protocolVersion !== 5) return decodeBody311(bytes, headerLength, strict, protocolVersion);
   const first = bytes[0]!;
   const type = first >> 4;
   const flags = first & 0x0f;
@@ -359,7 +404,9 @@ function decodeConnect(r: Reader): Connect {
   if (version !== 5) {
     r.pos--;
     throw new DecodeError(
-      `Protocol Version ${version} is not supported (5 is)`,
+      `Protocol Version ${version} is not 5${
+        version === 4 ? " (it is MQTT 3.1.1: decode with protocolVersion: 4)" : ""
+      }`,
       0x84,
       r.pos,
       "MQTT-3.1.2-2",

@@ -1,17 +1,25 @@
 /**
- * The encoder: packets to bytes. It checks the rules of MQTT 5.0 on the packet first, so an
- * invalid packet is never written, then measures it once and writes it into one buffer. Over 500
- * lines because each of the 15 packet types has its check, measure and write side by side.
+ * The encoder: packets to bytes. It checks the rules of MQTT 5.0 (or, with `protocolVersion: 4`,
+ * those of MQTT 3.1.1, in `_v311_encode.ts`) on the packet first, so an invalid packet is never
+ * written, then measures it once and writes it into one buffer. Over 500 lines because each of
+ * the 15 packet types of 5.0 has its check, measure and write side by side.
  *
  * @module
  */
 
-import { allowedReasonCodes, describeReasonCode, PacketType, packetTypeName } from "./constants.ts";
+import {
+  allowedReasonCodes,
+  describeReasonCode,
+  PacketType,
+  packetTypeName,
+  type ProtocolVersion,
+} from "./constants.ts";
 import { EncodeError } from "./errors.ts";
 import type { Connect, Packet, Properties, Publish, Subscribe } from "./packets.ts";
 import { checkedBinaryLength, checkedUtf8Length, checkInteger, vbiLength, Writer } from "./_io.ts";
 import { measureProperties, WILL, writeProperties } from "./_properties.ts";
 import { isSharedFilter, topicFilterProblem, topicNameProblem } from "./topic.ts";
+import { measure311, write311, writePublishHead311 } from "./_v311_encode.ts";
 
 /**
  * Options of {@linkcode encode}, {@linkcode encodeInto}, {@linkcode encodeIntoIfFits},
@@ -32,9 +40,20 @@ export interface EncodeOptions {
    * @default {true}
    */
   strict?: boolean;
+  /**
+   * The protocol version to encode for: 5 (MQTT 5.0) or 4 (MQTT 3.1.1). The packet objects are
+   * the same; for 3.1.1 the encoder refuses, with an {@linkcode EncodeError}, what 3.1.1 cannot
+   * carry (properties, reason codes but the CONNACK and SUBACK return codes, AUTH, the 5.0
+   * subscription options) and checks the rules of 3.1.1.
+   *
+   * @default {5}
+   */
+  protocolVersion?: ProtocolVersion;
 }
 
-// The lengths measured for the packet being encoded; the encoder is synchronous, so one set serves.
+// The lengths measured for the packet being encoded, and whether it is MQTT 3.1.1; the encoder is
+// synchronous, so one set serves.
+let v311 = false;
 let remaining = 0;
 let propsLength = 0;
 let willPropsLength = 0;
@@ -86,7 +105,12 @@ const ackStatements: Partial<Record<number, string>> = {
 
 function measureConnect(p: Connect, strict: boolean): number {
   if (p.protocolVersion !== undefined && p.protocolVersion !== 5) {
-    refuse(1, `protocol version ${p.protocolVersion} is not supported; this codec speaks 5`, 0x84);
+    refuse(
+      1,
+      `its protocolVersion is ${p.protocolVersion}, not 5; encode with protocolVersion: 4 for ` +
+        "MQTT 3.1.1",
+      0x84,
+    );
   }
   checkInteger(p.keepAlive ?? 0, 0xffff, "Keep Alive");
   propsLength = measureProperties(p.properties, PacketType.Connect, strict);
@@ -406,27 +430,45 @@ function write(w: Writer, p: Packet, rem: number): void {
   }
 }
 
+/** Refuses a packet too large, naming the version when it is 3.1.1. */
+function refuseSize(packet: Packet, message: string, statement?: string): never {
+  throw new EncodeError(
+    `Cannot encode ${packetTypeName[packet.type] ?? "packet"}${
+      v311 ? " for MQTT 3.1.1" : ""
+    }: ${message}`,
+    0x95,
+    statement,
+  );
+}
+
 function prepare(packet: Packet, options: EncodeOptions | undefined): number {
   if (packet === null || typeof packet !== "object") {
     throw new TypeError("packet must be an object");
   }
-  const rem = measure(packet, options?.strict ?? true);
+  const strict = options?.strict ?? true;
+  const version = options?.protocolVersion;
+  // The one version branch of a packet: 5.0 goes straight on.
+  let rem: number;
+  if (version === undefined || version === 5) {
+    v311 = false;
+    rem = measure(packet, strict);
+  } else if (version === 4) {
+    v311 = true;
+    rem = measure311(packet, strict);
+  } else {
+    throw new RangeError(`protocolVersion must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0), got ${version}`);
+  }
   if (rem > 268_435_455) {
-    refuse(
-      packet.type,
-      `its Remaining Length ${rem} exceeds the MQTT maximum of 268,435,455`,
-      0x95,
-    );
+    refuseSize(packet, `its Remaining Length ${rem} exceeds the MQTT maximum of 268,435,455`);
   }
   const size = 1 + vbiLength(rem) + rem;
   const max = options?.maximumPacketSize;
   if (max !== undefined && size > max) {
-    refuse(
-      packet.type,
+    refuseSize(
+      packet,
       `it is ${size} bytes, more than the receiver's Maximum Packet Size of ${max}; ` +
         "send a smaller packet",
-      0x95,
-      "MQTT-3.2.2-15",
+      v311 ? undefined : "MQTT-3.2.2-15",
     );
   }
   remaining = rem;
@@ -449,9 +491,9 @@ export function encodedLength(packet: Packet, options?: EncodeOptions): number {
 /**
  * Encodes a packet into a new `Uint8Array` of exactly its size.
  *
- * Throws {@linkcode EncodeError} for a packet that breaks a rule of MQTT 5.0 (with the reason code
- * a receiver would answer and the statement id), `TypeError` or `RangeError` for a field of the
- * wrong type or range. Nothing is written then.
+ * Throws {@linkcode EncodeError} for a packet that breaks a rule of MQTT 5.0, or of MQTT 3.1.1 with
+ * `protocolVersion: 4` (with the reason code a receiver would answer and the statement id),
+ * `TypeError` or `RangeError` for a field of the wrong type or range. Nothing is written then.
  *
  * @example Encoding a PUBLISH
  * ```ts
@@ -465,11 +507,25 @@ export function encodedLength(packet: Packet, options?: EncodeOptions): number {
  * });
  * console.log(bytes); // Uint8Array(12) [ 50, 10, 0, 3, 97, 47, 98, 0, 1, 0, 104, 105 ]
  * ```
+ *
+ * @example Encoding for MQTT 3.1.1: no properties, and 3.1.1's own rules
+ * ```ts
+ * import { encode, EncodeError, PacketType } from "./mod.ts";
+ * const packet = { type: PacketType.Puback, packetId: 1 } as const;
+ * console.log(encode(packet, { protocolVersion: 4 })); // Uint8Array(4) [ 64, 2, 0, 1 ]
+ * try {
+ *   encode({ ...packet, properties: { reasonString: "ok" } }, { protocolVersion: 4 });
+ * } catch (e) {
+ *   // Cannot encode PUBACK for MQTT 3.1.1: properties are MQTT 5.0 only
+ *   if (e instanceof EncodeError) console.log(e.message);
+ * }
+ * ```
  */
 export function encode(packet: Packet, options?: EncodeOptions): Uint8Array {
   const size = prepare(packet, options);
   const buf = new Uint8Array(size);
-  write(new Writer(buf, 0), packet, remaining);
+  if (v311) write311(new Writer(buf, 0), packet, remaining);
+  else write(new Writer(buf, 0), packet, remaining);
   return buf;
 }
 
@@ -509,7 +565,8 @@ export function encodePublishHead(packet: Publish, options?: EncodeOptions): Uin
   }
   const size = prepare(packet, options);
   const head = new Uint8Array(size - packet.payload.length);
-  writePublishHead(new Writer(head, 0), packet, remaining);
+  if (v311) writePublishHead311(new Writer(head, 0), packet, remaining);
+  else writePublishHead(new Writer(head, 0), packet, remaining);
   return head;
 }
 
@@ -538,7 +595,8 @@ export function encodeInto(
       `The packet needs ${size} bytes at offset ${offset}, but the target holds ${target.length}`,
     );
   }
-  write(new Writer(target, offset), packet, remaining);
+  if (v311) write311(new Writer(target, offset), packet, remaining);
+  else write(new Writer(target, offset), packet, remaining);
   return size;
 }
 
@@ -568,6 +626,7 @@ export function encodeIntoIfFits(
   }
   const size = prepare(packet, options);
   if (offset + size > target.length) return -size;
-  write(new Writer(target, offset), packet, remaining);
+  if (v311) write311(new Writer(target, offset), packet, remaining);
+  else write(new Writer(target, offset), packet, remaining);
   return size;
 }

@@ -10,10 +10,13 @@ import { MqttError } from "../errors.ts";
 export { MqttError, type MqttErrorOptions } from "../errors.ts";
 
 /**
- * Bytes that are not a valid MQTT 5.0 packet. `reasonCode` is what the receiver answers with in
- * its DISCONNECT: 0x81 (Malformed Packet), 0x82 (Protocol Error), 0x95 (Packet too large) or 0x84
- * (Unsupported Protocol Version, for a CONNECT). `offset` is the byte of the packet where the
- * problem was found.
+ * Bytes that are not a valid MQTT 5.0 (or 3.1.1) packet. `reasonCode` is what the receiver answers
+ * with in its DISCONNECT: 0x81 (Malformed Packet), 0x82 (Protocol Error), 0x95 (Packet too large)
+ * or 0x84 (Unsupported Protocol Version, for a CONNECT). An MQTT 3.1.1 receiver closes the
+ * connection without a reason, and the same codes classify the problem; 0x85 (Client Identifier
+ * not valid) marks a 3.1.1 CONNECT to answer with return code 0x02. `offset` is the byte of the
+ * packet where the problem was found; the message of a 3.1.1 problem starts with `MQTT 3.1.1:`,
+ * its `statement` with `v3.1.1 `.
  *
  * @example Telling a malformed packet apart
  * ```ts
@@ -50,7 +53,8 @@ export class DecodeError extends MqttError {
 }
 
 /**
- * A packet the encoder refuses to write because it breaks a rule of MQTT 5.0. Nothing was written;
+ * A packet the encoder refuses to write because it breaks a rule of MQTT 5.0, or of MQTT 3.1.1
+ * (then its message names 3.1.1 and its `statement` starts with `v3.1.1 `). Nothing was written;
  * fix the packet and encode it again. `reasonCode` is what a receiver of such a packet would
  * answer with (0x81 or 0x82), to say which kind of rule it breaks.
  *

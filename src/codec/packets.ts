@@ -1,5 +1,7 @@
 /**
- * The packets of MQTT 5.0 as typed objects: a union tagged by `type`.
+ * The packets of MQTT 5.0 and 3.1.1 as typed objects: a union tagged by `type`. MQTT 3.1.1 uses
+ * the same objects without properties, reason codes (but the CONNACK and SUBACK return codes, in
+ * `reasonCode` and `reasonCodes`), the 5.0 subscription options, and AUTH.
  *
  * Payloads and binary fields are `Uint8Array`. A decoded packet's payload and binary fields are
  * views into the bytes given to {@linkcode decode}: copy them if those bytes are reused.
@@ -7,7 +9,7 @@
  * @module
  */
 
-import type { PacketType, QoS, RetainHandling } from "./constants.ts";
+import type { PacketType, ProtocolVersion, QoS, RetainHandling } from "./constants.ts";
 
 /** A User Property: a name and a value; order and repeats are kept. */
 export type UserProperty = [name: string, value: string];
@@ -173,9 +175,13 @@ export interface Will {
 export interface Connect {
   /** The packet type. */
   type: typeof PacketType.Connect;
-  /** The protocol version; only 5 is supported. @default {5} */
-  protocolVersion?: 5;
-  /** Clean Start. @default {false} */
+  /**
+   * The protocol version: 5 (MQTT 5.0) or 4 (MQTT 3.1.1); it must be the version encoded for,
+   * which decides the Protocol Version byte. A decoded CONNECT has the version it was read as.
+   * @default {the version encoded for}
+   */
+  protocolVersion?: ProtocolVersion;
+  /** Clean Start (Clean Session in MQTT 3.1.1). @default {false} */
   cleanStart?: boolean;
   /** Keep Alive in seconds (0 disables it). @default {0} */
   keepAlive?: number;
@@ -197,7 +203,7 @@ export interface Connack {
   type: typeof PacketType.Connack;
   /** Session Present. */
   sessionPresent: boolean;
-  /** The Connect Reason Code. */
+  /** The Connect Reason Code; in MQTT 3.1.1 the Connect Return Code (0 to 5). */
   reasonCode: number;
   /** The CONNACK properties. */
   properties?: ConnackProperties;
@@ -229,7 +235,7 @@ export interface Puback {
   type: typeof PacketType.Puback;
   /** The Packet Identifier of the PUBLISH acknowledged. */
   packetId: number;
-  /** The PUBACK Reason Code. @default {0} */
+  /** The PUBACK Reason Code (none in MQTT 3.1.1). @default {0} */
   reasonCode?: number;
   /** The properties. */
   properties?: AckProperties;
@@ -241,7 +247,7 @@ export interface Pubrec {
   type: typeof PacketType.Pubrec;
   /** The Packet Identifier of the PUBLISH received. */
   packetId: number;
-  /** The PUBREC Reason Code. @default {0} */
+  /** The PUBREC Reason Code (none in MQTT 3.1.1). @default {0} */
   reasonCode?: number;
   /** The properties. */
   properties?: AckProperties;
@@ -253,7 +259,7 @@ export interface Pubrel {
   type: typeof PacketType.Pubrel;
   /** The Packet Identifier of the PUBLISH released. */
   packetId: number;
-  /** The PUBREL Reason Code. @default {0} */
+  /** The PUBREL Reason Code (none in MQTT 3.1.1). @default {0} */
   reasonCode?: number;
   /** The properties. */
   properties?: AckProperties;
@@ -265,7 +271,7 @@ export interface Pubcomp {
   type: typeof PacketType.Pubcomp;
   /** The Packet Identifier of the PUBLISH completed. */
   packetId: number;
-  /** The PUBCOMP Reason Code. @default {0} */
+  /** The PUBCOMP Reason Code (none in MQTT 3.1.1). @default {0} */
   reasonCode?: number;
   /** The properties. */
   properties?: AckProperties;
@@ -303,7 +309,7 @@ export interface Suback {
   type: typeof PacketType.Suback;
   /** The Packet Identifier of the SUBSCRIBE acknowledged. */
   packetId: number;
-  /** One reason code per subscription, in order. */
+  /** One reason code per subscription, in order (the return codes in MQTT 3.1.1). */
   reasonCodes: number[];
   /** The properties. */
   properties?: AckProperties;
@@ -327,7 +333,7 @@ export interface Unsuback {
   type: typeof PacketType.Unsuback;
   /** The Packet Identifier of the UNSUBSCRIBE acknowledged. */
   packetId: number;
-  /** One reason code per filter, in order. */
+  /** One reason code per filter, in order (none in MQTT 3.1.1: `[]`). */
   reasonCodes: number[];
   /** The properties. */
   properties?: AckProperties;
@@ -349,7 +355,7 @@ export interface Pingresp {
 export interface Disconnect {
   /** The packet type. */
   type: typeof PacketType.Disconnect;
-  /** The Disconnect Reason Code. @default {0} */
+  /** The Disconnect Reason Code (none in MQTT 3.1.1). @default {0} */
   reasonCode?: number;
   /** The properties. */
   properties?: DisconnectProperties;
@@ -365,7 +371,7 @@ export interface Auth {
   properties?: AuthProperties;
 }
 
-/** Any MQTT 5.0 Control Packet, tagged by `type`. */
+/** Any MQTT 5.0 or 3.1.1 Control Packet, tagged by `type`. */
 export type Packet =
   | Connect
   | Connack

@@ -4,6 +4,7 @@
 import { deepStrictEqual, equal } from "node:assert/strict";
 import { decode, decodeBody, frame } from "../../src/codec/mod.ts";
 import { longVectors, vectors } from "./_vectors.ts";
+import { longVectorV311, V311, vectorsV311 } from "./_vectors_v311.ts";
 
 /** Every vector as bytes, and the two with a Remaining Length of 2 and 3 bytes. */
 const packets: { name: string; bytes: Uint8Array }[] = [
@@ -138,6 +139,42 @@ Deno.test(
         }
         equal(start, stream.length);
         deepStrictEqual(out, all);
+      });
+    }
+  },
+);
+
+Deno.test(
+  "framing does not depend on the version: MQTT 3.1.1 packets split at every offset",
+  { permissions: "none" },
+  async (t) => {
+    const packetsV311 = [
+      ...vectorsV311.map((v) => ({ name: v.name, bytes: new Uint8Array(v.bytes) })),
+      longVectorV311,
+    ];
+    for (const { name, bytes } of packetsV311) {
+      await t.step(name, () => {
+        const total = bytes.length;
+        const header = headerLength(bytes);
+        // Behind a PINGREQ (the same in both versions), as a stream reader meets it.
+        const stream = new Uint8Array([0xc0, 0x00, ...bytes]);
+        for (let k = 0; k < total; k++) {
+          const f = frame(stream, V311, 2, 2 + k); // frame() reads no protocolVersion
+          deepStrictEqual(f, frame(stream, undefined, 2, 2 + k), `prefix ${k}`);
+          deepStrictEqual(
+            f,
+            k < header
+              ? { complete: false, needed: 1, length: undefined }
+              : { complete: false, needed: total - k, length: total },
+            `prefix ${k}`,
+          );
+        }
+        const f = frame(stream, V311, 2, stream.length);
+        deepStrictEqual(f, { complete: true, length: total, headerLength: header });
+        deepStrictEqual(
+          decodeBody(stream.slice(2, 2 + f.length), f.headerLength, true, 4),
+          decode(bytes, V311),
+        );
       });
     }
   },
