@@ -35,6 +35,8 @@ export interface PacketReaderOptions {
   maximumPacketSize?: number;
   /** Strict UTF-8 rules for decoding (see the codec's `DecodeOptions`). @default {true} */
   strict?: boolean;
+  /** The protocol version to decode: 4 (MQTT 3.1.1) or 5. @default {5} */
+  protocolVersion?: 4 | 5;
   /** The size of the read-ahead buffer, in bytes. @default {65536} */
   bufferSize?: number;
   /**
@@ -116,6 +118,7 @@ export class PacketReader {
   #error: unknown;
   #max: number;
   #strict: boolean;
+  #version: 4 | 5;
   #bytesRead = 0;
 
   /** Creates a reader over `readable`, locking it (unless `options.source` is given). */
@@ -132,6 +135,7 @@ export class PacketReader {
     this.#max = options.maximumPacketSize ?? 268_435_460;
     this.#frameOptions = { maximumPacketSize: this.#max };
     this.#strict = options.strict ?? true;
+    this.#version = options.protocolVersion ?? 5;
   }
 
   /** The number of bytes read from the stream so far. */
@@ -252,7 +256,7 @@ export class PacketReader {
       this.#chunk = EMPTY;
       this.#chunkPos = this.#chunkEnd = 0;
     }
-    return decodeBody(chunk.subarray(start, end), f.headerLength, this.#strict);
+    return decodeBody(chunk.subarray(start, end), f.headerLength, this.#strict, this.#version);
   }
 
   #decode(bytes: Uint8Array, headerLength?: number): Packet {
@@ -260,7 +264,7 @@ export class PacketReader {
       const f = frame(bytes, this.#frameOptions);
       headerLength = f.complete ? f.headerLength : 0;
     }
-    return decodeBody(bytes, headerLength, this.#strict);
+    return decodeBody(bytes, headerLength, this.#strict, this.#version);
   }
 
   /** Reads more bytes into the buffer; never rejects (errors are kept for next()). */

@@ -188,6 +188,7 @@ export class Client {
     const reader = new PacketReader(transport.readable, {
       ...(direct !== undefined ? { source: direct } : {}),
       strict: this.#strict,
+      protocolVersion: options.protocolVersion ?? 5,
       ...(options.maximumPacketSize !== undefined
         ? { maximumPacketSize: options.maximumPacketSize }
         : {}),

@@ -12,6 +12,7 @@ export {
   MqttError,
   NotConnectedError,
   PacketIdExhaustedError,
+  ProtocolVersionError,
   ProtocolViolationError,
   QuotaExceededError,
   ServerCapabilityError,

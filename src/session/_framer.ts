@@ -22,14 +22,15 @@ export class Framer {
 
   /**
    * Hands every whole packet of what was kept plus `bytes` to `each`, in order, and keeps the
-   * rest. A packet that does not decode goes to `failed`, whose error is thrown; so is anything
+   * rest; once `each` returns `false` the rest is dropped. A packet that does not decode goes to `failed`, whose error is thrown; so is anything
    * `each` throws. Either way what was kept is dropped (the connection ends).
    */
   push(
     bytes: Uint8Array,
     maximumPacketSize: number | undefined,
     strict: boolean,
-    each: (packet: Packet) => void,
+    protocolVersion: 4 | 5,
+    each: (packet: Packet) => boolean,
     failed: (error: DecodeError) => unknown,
   ): void {
     let buf = bytes;
@@ -53,12 +54,16 @@ export class Framer {
           const f = frame(buf, options, at, end);
           if (!f.complete) break;
           length = f.length;
-          packet = decodeBody(copy(buf, at, at + length), f.headerLength, strict);
+          packet = decodeBody(copy(buf, at, at + length), f.headerLength, strict, protocolVersion);
         } catch (e) {
           throw e instanceof DecodeError ? failed(e) : e;
         }
         at += length;
-        each(packet);
+        if (!each(packet)) {
+          // The connection ended (the server's DISCONNECT): what follows is not read.
+          this.clear();
+          return;
+        }
       }
     } catch (e) {
       this.clear();

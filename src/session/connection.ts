@@ -55,8 +55,9 @@ export function buildConnect(
     cleanStart,
     keepAlive: options.keepAlive ?? 60,
     clientId: options.clientId ?? sessionClientId,
-    properties: props,
   };
+  // No properties section at all when there is nothing in it (MQTT 3.1.1 has none).
+  if (Object.keys(props).length > 0) connect.properties = props;
   if (options.username !== undefined) connect.username = options.username;
   if (options.password !== undefined) connect.password = toBytes(options.password);
   if (options.will !== undefined) {

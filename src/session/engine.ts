@@ -61,6 +61,18 @@ import {
 import { type Logger, silentLogger } from "./log.ts";
 import { BytesOutput, type Output } from "./output.ts";
 import { PendingRequests } from "./subscriptions.ts";
+import {
+  checkAcknowledgeV311,
+  checkConnectV311,
+  checkDisconnectV311,
+  checkPublishV311,
+  checkSubscribeV311,
+  checkUnsubscribeV311,
+  DEFAULT_MAXIMUM_INFLIGHT,
+  limitsV311,
+  reasonCodeOfReturnCode,
+  refuseAuthV311,
+} from "./version.ts";
 import type {
   AcknowledgeOptions,
   AuthOptions,
@@ -176,6 +188,8 @@ export class Engine {
   #strict: boolean;
   #log: Logger;
   #state: EngineState = "disconnected";
+  /** The protocol version of the connection: 4 (MQTT 3.1.1) or 5. */
+  #version: 4 | 5 = 5;
   #limits: ServerLimits = DEFAULT_LIMITS;
   #connect: Connect | undefined;
   #connectOptions: ConnectOptions = {};
@@ -234,7 +248,14 @@ export class Engine {
 
   /** Whether the session could be resumed now with `cleanStart: false`; see `MqttError.sessionResumable`. */
   get sessionResumable(): boolean {
+    // MQTT 3.1.1 keeps a session exactly when Clean Session is 0 [v3.1.1 MQTT-3.1.2-4].
+    if (this.#version === 4) return this.#connect?.cleanStart === false;
     return this.#sessionExpiry > 0;
+  }
+
+  /** The protocol version of the current (or last) connection: 4 for MQTT 3.1.1, 5 for 5.0. */
+  get protocolVersion(): 4 | 5 {
+    return this.#version;
   }
 
   /**
@@ -358,12 +379,34 @@ export class Engine {
         `Cannot connect: the client is ${this.#state}; disconnect or abort first`,
       );
     }
+    const version = options.protocolVersion ?? 5;
+    if (version !== 4 && version !== 5) {
+      throw new RangeError(`protocolVersion must be 4 (MQTT 3.1.1) or 5, got ${version}`);
+    }
+    let limits = DEFAULT_LIMITS;
+    if (version === 4) {
+      checkConnectV311(options);
+      const inflight = options.maximumInflight ?? DEFAULT_MAXIMUM_INFLIGHT;
+      if (!Number.isInteger(inflight) || inflight < 1 || inflight > 65_535) {
+        throw new RangeError(`maximumInflight must be from 1 to 65535, got ${inflight}`);
+      }
+      limits = limitsV311(inflight);
+    } else if (options.maximumInflight !== undefined) {
+      throw new TypeError(
+        "maximumInflight is for MQTT 3.1.1; on MQTT 5.0 the server's Receive Maximum decides",
+      );
+    }
     const cleanStart = options.cleanStart ?? true;
     const connect = buildConnect(options, cleanStart, this.#store.state.clientId);
-    this.#encodeOpts = { strict: this.#strict };
-    this.#limits = DEFAULT_LIMITS;
+    const encodeOpts: EncodeOptions = version === 4
+      ? { strict: this.#strict, protocolVersion: 4 }
+      : { strict: this.#strict };
     // Encoded before any state changes: an invalid CONNECT is refused with nothing queued.
-    this.#out.write(connect, this.#encodeOpts);
+    this.#out.write(connect, encodeOpts);
+    this.#encodeOpts = encodeOpts;
+    this.#limits = limits;
+    this.#version = version;
+    this.#inbound.v311 = this.#requests.v311 = version === 4;
     if (cleanStart) this.#store.clear();
     this.#flows.reset();
     this.#inbound.reset();
@@ -389,20 +432,33 @@ export class Engine {
   #onConnack(packet: Connack): ConnectedEvent {
     const connect = this.#connect!;
     const p = packet.properties ?? {};
-    if (packet.reasonCode >= 0x80) {
-      this.#log.error(
-        `The server refused the connection: ${describeReasonCode(packet.reasonCode)}`,
-        { reasonString: p.reasonString },
-      );
-      const error = new ConnectionRefusedError(packet.reasonCode, {
+    const v311 = this.#version === 4;
+    // A 3.1.1 return code (1 to 5) is refused with the 5.0 reason code of the same meaning.
+    const refused = v311
+      ? (packet.reasonCode === 0 ? 0 : reasonCodeOfReturnCode(packet.reasonCode))
+      : packet.reasonCode;
+    if (refused >= 0x80) {
+      this.#log.error(`The server refused the connection: ${describeReasonCode(refused)}`, {
+        reasonString: p.reasonString,
+      });
+      const error = new ConnectionRefusedError(refused, {
         ...(p.reasonString !== undefined ? { reasonString: p.reasonString } : {}),
         ...(p.serverReference !== undefined ? { serverReference: p.serverReference } : {}),
+        ...(v311 ? { returnCode: packet.reasonCode } : {}),
         sessionResumable: this.sessionResumable,
       });
       this.#end(error);
       throw error;
     }
-    checkConnack(packet, connect);
+    if (v311) {
+      if (packet.sessionPresent && connect.cleanStart) {
+        throw new Violation(
+          "The server says a session is present although the client asked for a clean session",
+          0x82,
+          "v3.1.1 MQTT-3.2.2-1",
+        );
+      }
+    } else checkConnack(packet, connect);
     let discarded: OutgoingFlight[] = [];
     if (!packet.sessionPresent && !this.#store.isEmpty) {
       // The server holds no session: the client's state must go too [MQTT-3.2.2-5].
@@ -413,11 +469,11 @@ export class Engine {
         { count: discarded.length, packetIds: discarded.map((f) => f.packetId) },
       );
     }
-    const limits = limitsOf(p);
+    const limits = v311 ? this.#limits : limitsOf(p);
     this.#limits = limits;
-    this.#encodeOpts = limits.maximumPacketSize === undefined
-      ? { strict: this.#strict }
-      : { strict: this.#strict, maximumPacketSize: limits.maximumPacketSize };
+    if (limits.maximumPacketSize !== undefined) {
+      this.#encodeOpts = { strict: this.#strict, maximumPacketSize: limits.maximumPacketSize };
+    }
     const clientId = p.assignedClientIdentifier ?? connect.clientId;
     this.#store.state.clientId = clientId;
     const keepAlive = p.serverKeepAlive ?? connect.keepAlive ?? 0;
@@ -474,6 +530,7 @@ export class Engine {
    */
   disconnect(options: DisconnectOptions = {}): void {
     this.#requireConnected("disconnect");
+    if (this.#version === 4) checkDisconnectV311(options);
     const props = options.properties;
     const expiry = props?.sessionExpiryInterval;
     if (
@@ -489,7 +546,7 @@ export class Engine {
     this.#send(this.#fit({
       type: PacketType.Disconnect,
       reasonCode,
-      ...(props ? { properties: props } : {}),
+      ...(props && this.#version === 5 ? { properties: props } : {}),
     }));
     if (expiry !== undefined) this.#sessionExpiry = expiry;
     this.#log.info(`Disconnecting: ${describeReasonCode(reasonCode)}; the session is kept`);
@@ -552,8 +609,10 @@ export class Engine {
   }
 
   #violate(v: Violation): ProtocolViolationError {
+    const v311 = this.#version === 4;
     const error = new ProtocolViolationError(v.message, v.reasonCode, {
       statement: v.statement,
+      disconnectSent: !v311,
       cause: v.cause,
       sessionResumable: this.sessionResumable,
       ...(v.server !== undefined
@@ -566,10 +625,14 @@ export class Engine {
         : {}),
     });
     this.#log.error(
-      `Protocol violation by the server: {message}; DISCONNECT ${describeReasonCode(v.reasonCode)}`,
+      `Protocol violation by the server: {message}; ${
+        v311 ? "closing" : `DISCONNECT ${describeReasonCode(v.reasonCode)}`
+      }`,
       { message: v.message, statement: v.statement },
     );
-    if (this.#state === "connecting" || this.#state === "connected") {
+    // MQTT 3.1.1 has no DISCONNECT to answer a violation with (its DISCONNECT would also drop the
+    // will): the connection is only closed [v3.1.1 MQTT-4.8.0-1].
+    if (!v311 && (this.#state === "connecting" || this.#state === "connected")) {
       try {
         this.#send({ type: PacketType.Disconnect, reasonCode: v.reasonCode });
       } catch {
@@ -635,6 +698,7 @@ export class Engine {
    */
   publish(options: PublishOptions, payload?: Uint8Array | string): number | undefined {
     this.#requireConnected("publish");
+    if (this.#version === 4) checkPublishV311(options);
     const qos = options.qos ?? 0;
     const limits = this.#limits;
     checkPublish(limits, qos, options.retain);
@@ -668,7 +732,7 @@ export class Engine {
       qos,
     };
     if (options.retain) packet.retain = true;
-    if (props !== undefined) packet.properties = props;
+    if (props !== undefined && this.#version === 5) packet.properties = props;
     let autoAlias: number | undefined;
     if (
       alias === undefined && this.#autoTopicAlias && limits.topicAliasMaximum > 0 && topic !== ""
@@ -853,18 +917,15 @@ export class Engine {
   ): number {
     this.#requireConnected("subscribe");
     const list = Array.isArray(subscriptions) ? subscriptions : [subscriptions];
+    if (this.#version === 4) checkSubscribeV311(list, options);
     const subId = options.subscriptionIdentifier;
     checkSubscribe(this.#limits, list, subId);
     const packetId = this.#allocate();
     const properties: SubscribeProperties = {};
     if (subId !== undefined) properties.subscriptionIdentifiers = [subId];
     if (options.userProperties?.length) properties.userProperties = options.userProperties;
-    const packet: Subscribe = {
-      type: PacketType.Subscribe,
-      packetId,
-      subscriptions: list,
-      properties,
-    };
+    const packet: Subscribe = { type: PacketType.Subscribe, packetId, subscriptions: list };
+    if (subId !== undefined || properties.userProperties) packet.properties = properties;
     this.#send(packet);
     this.#requests.subscribed(packetId, list, subId);
     return packetId;
@@ -881,6 +942,7 @@ export class Engine {
    */
   unsubscribe(filters: string | string[], options: UnsubscribeOptions = {}): number {
     this.#requireConnected("unsubscribe");
+    if (this.#version === 4) checkUnsubscribeV311(options);
     const list = Array.isArray(filters) ? filters : [filters];
     const packetId = this.#allocate();
     this.#send({
@@ -927,6 +989,7 @@ export class Engine {
     if (!(this.#state === "connecting" && reasonCode === 0x18 && this.#authenticating)) {
       this.#requireConnected("send AUTH");
     }
+    if (this.#version === 4) refuseAuthV311();
     const method = this.#connectOptions.authenticationMethod;
     if (method === undefined) {
       throw new ClientStateError(
@@ -964,6 +1027,7 @@ export class Engine {
    */
   acknowledge(packetId: number, options: AcknowledgeOptions = {}): void {
     this.#requireConnected("acknowledge");
+    if (this.#version === 4) checkAcknowledgeV311(options);
     this.#inbound.acknowledge(
       packetId,
       (type) =>
@@ -971,7 +1035,7 @@ export class Engine {
           type,
           packetId,
           reasonCode: options.reasonCode ?? 0,
-          ...(options.properties ? { properties: options.properties } : {}),
+          ...(options.properties && this.#version === 5 ? { properties: options.properties } : {}),
         }) as Packet,
       (packet) => this.#fit(packet),
       this.#sendAck,
@@ -998,9 +1062,13 @@ export class Engine {
    * ```
    */
   receive(bytes: Uint8Array, now: number): void {
-    this.#framer.push(bytes, this.#connectOptions.maximumPacketSize, this.#strict, (packet) => {
+    const max = this.#connectOptions.maximumPacketSize;
+    if (this.#state === "closed") return;
+    this.#framer.push(bytes, max, this.#strict, this.#version, (packet) => {
       const event = this.handle(packet, now);
       if (event !== undefined) this.#events.push(event);
+      // Nothing follows the server's DISCONNECT [MQTT-3.14.4-1]: the rest is dropped.
+      return this.#state !== "closed";
     }, (e) => this.decodeFailed(e));
   }
 
@@ -1062,12 +1130,21 @@ export class Engine {
       case PacketType.Pubrec:
       case PacketType.Pubcomp: {
         const outcome = this.#flows.acknowledged(packet, this.#debug);
+        if (outcome.type === "pubrec-again") {
+          // The PUBREC came again (the PUBREL may have been lost): send PUBREL again.
+          this.#send({ type: PacketType.Pubrel, packetId: outcome.packetId });
+          return undefined;
+        }
         if (outcome.type === "unknown-pubrec") {
           // Unknown id: answer PUBREL 0x92 (Packet Identifier not found), as section 4.3.3 allows.
           this.#log.debug("PUBREC for {packetId}, which is not in flight: PUBREL 0x92", {
             packetId: outcome.packetId,
           });
-          this.#send({ type: PacketType.Pubrel, packetId: outcome.packetId, reasonCode: 0x92 });
+          this.#send(
+            this.#version === 4
+              ? { type: PacketType.Pubrel, packetId: outcome.packetId }
+              : { type: PacketType.Pubrel, packetId: outcome.packetId, reasonCode: 0x92 },
+          );
           return undefined;
         }
         if (outcome.type === "received") {
@@ -1090,6 +1167,12 @@ export class Engine {
       case PacketType.Pingresp:
         return { type: "pong" };
       case PacketType.Disconnect:
+        if (this.#version === 4) {
+          throw new Violation(
+            "The server sent DISCONNECT, which in MQTT 3.1.1 only a client sends",
+            0x82,
+          );
+        }
         return this.#onDisconnect(packet);
       case PacketType.Auth: {
         const event = checkAuth(
@@ -1185,7 +1268,8 @@ export class Engine {
       const outcome = this.#inbound.publish(
         packetId!,
         qos as 1 | 2,
-        this.#connectOptions.receiveMaximum ?? 65_535,
+        // MQTT 3.1.1 has no Receive Maximum for the server to keep to.
+        this.#version === 4 ? Infinity : this.#connectOptions.receiveMaximum ?? 65_535,
         this.#sendAck,
         this.#debug,
       );

@@ -97,21 +97,35 @@ export class ConnectionRefusedError extends MqttError {
   readonly reasonString: string | undefined;
   /** The Server Reference of the CONNACK, if any: the server to use instead. */
   readonly serverReference: string | undefined;
-  /** The refusing reason code. */
+  /**
+   * The refusing reason code; on MQTT 3.1.1 the 5.0 code of the same meaning (return code 1 is
+   * 0x84, 2 is 0x85, 3 is 0x88, 4 is 0x86, 5 is 0x87).
+   */
   declare readonly reasonCode: number;
+  /** On MQTT 3.1.1, the CONNACK's return code as sent (1 to 5); `undefined` on 5.0. */
+  readonly returnCode: number | undefined;
 
   /** Creates the error from the CONNACK's reason code and properties. */
   constructor(
     reasonCode: number,
-    details: { reasonString?: string; serverReference?: string; sessionResumable?: boolean } = {},
+    details: {
+      reasonString?: string;
+      serverReference?: string;
+      sessionResumable?: boolean;
+      returnCode?: number;
+    } = {},
   ) {
     super(
       `The server refused the connection: ${describeReasonCode(reasonCode)}` +
+        (details.returnCode !== undefined
+          ? ` (MQTT 3.1.1 return code ${details.returnCode})`
+          : "") +
         (details.reasonString ? `: ${details.reasonString}` : "") +
         (details.serverReference ? ` (use server ${details.serverReference})` : ""),
       { reasonCode, recoverable: false, sessionResumable: details.sessionResumable ?? false },
     );
     this.name = "ConnectionRefusedError";
+    this.returnCode = details.returnCode;
     this.reasonString = details.reasonString;
     this.serverReference = details.serverReference;
   }
@@ -139,16 +153,28 @@ export class ProtocolViolationError extends MqttError {
   readonly serverReasonCode: number | undefined;
   /** The Reason String of that DISCONNECT, if it had one. */
   readonly serverReasonString: string | undefined;
-  /** Creates the error. */
+  /**
+   * Creates the error. `disconnectSent: false` for MQTT 3.1.1, which has no DISCONNECT for a
+   * client to answer a violation with: the client only closed the connection.
+   */
   constructor(
     message: string,
     reasonCode: number,
-    options: MqttErrorOptions & { serverReasonCode?: number; serverReasonString?: string } = {},
+    options: MqttErrorOptions & {
+      serverReasonCode?: number;
+      serverReasonString?: string;
+      disconnectSent?: boolean;
+    } = {},
   ) {
-    const { serverReasonCode, serverReasonString, ...rest } = options;
+    const { serverReasonCode, serverReasonString, disconnectSent = true, ...rest } = options;
     super(
-      `${message}; the client sent DISCONNECT ${describeReasonCode(reasonCode)} and closed the ` +
-        "connection (reconnect with the session to go on)",
+      message +
+        (disconnectSent
+          ? `; the client sent DISCONNECT ${
+            describeReasonCode(reasonCode)
+          } and closed the connection`
+          : "; the client closed the connection (MQTT 3.1.1 has no DISCONNECT reason code)") +
+        " (reconnect with the session to go on)",
       { ...rest, reasonCode, recoverable: false },
     );
     this.name = "ProtocolViolationError";
@@ -239,5 +265,35 @@ export class ClientStateError extends MqttError {
   constructor(message: string, options: MqttErrorOptions = {}) {
     super(message, { recoverable: true, ...options });
     this.name = "ClientStateError";
+  }
+}
+
+/**
+ * An MQTT 5.0-only option was given for an MQTT 3.1.1 connection (properties, Session Expiry,
+ * topic aliases, Subscription Identifiers, No Local, Retain As Published, Retain Handling, reason
+ * codes, enhanced authentication, will properties, ...). Nothing was sent; leave the option out,
+ * or connect with `protocolVersion: 5`.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolVersionError } from "./errors.ts";
+ * const e = new ProtocolVersionError("properties.messageExpiryInterval", 4);
+ * console.log(e.message); // Cannot use properties.messageExpiryInterval on an MQTT 3.1.1 connection: it is an MQTT 5.0 feature; leave it out or connect with protocolVersion 5
+ * ```
+ */
+export class ProtocolVersionError extends MqttError {
+  /** The option refused, as it is named in the call (e.g. `properties.topicAlias`). */
+  readonly option: string;
+  /** The protocol version of the connection. */
+  readonly protocolVersion: 4 | 5;
+  /** Creates the error for `option` on a connection of `protocolVersion`. */
+  constructor(option: string, protocolVersion: 4 | 5) {
+    super(
+      `Cannot use ${option} on an MQTT 3.1.1 connection: it is an MQTT 5.0 feature; leave it out or connect with protocolVersion 5`,
+      { recoverable: true },
+    );
+    this.name = "ProtocolVersionError";
+    this.option = option;
+    this.protocolVersion = protocolVersion;
   }
 }

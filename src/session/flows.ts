@@ -27,7 +27,9 @@ export type AckOutcome =
   | PublishAckEvent
   | PublishRejectedEvent
   /** A PUBREC for an id not in flight: answer PUBREL 0x92 (section 4.3.3). */
-  | { type: "unknown-pubrec"; packetId: number };
+  | { type: "unknown-pubrec"; packetId: number }
+  /** A PUBREC again for a flight awaiting PUBCOMP: answer PUBREL again. */
+  | { type: "pubrec-again"; packetId: number };
 
 /** The outgoing flights of the session as they stand on the current connection. */
 export class OutgoingFlows {
@@ -115,7 +117,11 @@ export class OutgoingFlows {
       ? "awaiting-pubrec"
       : "awaiting-pubcomp";
     if (flight === undefined || flight.state !== expected) {
-      if (packet.type === PacketType.Pubrec) return { type: "unknown-pubrec", packetId };
+      if (packet.type === PacketType.Pubrec) {
+        return flight?.state === "awaiting-pubcomp" && (packet.reasonCode ?? 0) < 0x80
+          ? { type: "pubrec-again", packetId }
+          : { type: "unknown-pubrec", packetId };
+      }
       throw new Violation(
         `The server sent ${
           packetTypeName[packet.type]

@@ -35,6 +35,8 @@ export class InboundFlows {
   #manual: boolean;
   /** Incoming flows awaiting an acknowledgement, in arrival order. */
   #entries: Entry[] = [];
+  /** MQTT 3.1.1: acknowledgements carry no reason code (an unknown PUBREL gets a plain PUBCOMP). */
+  v311 = false;
 
   /** Tracks incoming flows in `store`; `manual` for manual acknowledgement. */
   constructor(store: SessionStore, log: Logger, manual: boolean) {
@@ -141,7 +143,11 @@ export class InboundFlows {
     if (known && this.#manual) {
       this.#entries.push({ packetId, stage: "release", qos: 2, ack: undefined, owned: false });
     } else {
-      send({ type: PacketType.Pubcomp, packetId, reasonCode: known ? 0 : 0x92 });
+      send(
+        known || this.v311
+          ? { type: PacketType.Pubcomp, packetId }
+          : { type: PacketType.Pubcomp, packetId, reasonCode: 0x92 },
+      );
     }
     return known;
   }
@@ -187,14 +193,25 @@ export class InboundFlows {
     this.#flush(send);
   }
 
-  /** Sends the acknowledgements given so far from the head of the queue, in arrival order. */
+  /**
+   * Sends the PUBACKs and PUBRECs given so far from the head of the queue, in arrival order; one
+   * not given yet holds those after it. A PUBCOMP owed holds nothing: the ordering rules order
+   * PUBACKs and PUBRECs only [MQTT-4.6.0-2], [MQTT-4.6.0-3].
+   */
   #flush(send: AckSink): void {
-    while (this.#entries.length > 0) {
-      const head = this.#entries[0]!;
-      if (head.stage === "release" || head.ack === undefined) break;
-      this.#entries.shift();
-      if (head.owned) this.#store.addIncoming(head.packetId);
-      send(head.ack);
+    const entries = this.#entries;
+    let i = 0;
+    while (i < entries.length) {
+      const e = entries[i]!;
+      if (e.stage === "release") {
+        i++;
+        continue;
+      }
+      if (e.ack === undefined) break;
+      if (i === 0) entries.shift();
+      else entries.splice(i, 1);
+      if (e.owned) this.#store.addIncoming(e.packetId);
+      send(e.ack);
     }
   }
 }

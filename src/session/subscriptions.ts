@@ -31,6 +31,8 @@ export class PendingRequests {
   #store: SessionStore;
   #log: Logger;
   #pending = new Map<number, Pending>();
+  /** MQTT 3.1.1: UNSUBACK carries no reason codes (every filter then reads 0x00 Success). */
+  v311 = false;
 
   /** Tracks requests whose results go to `store`. */
   constructor(store: SessionStore, log: Logger) {
@@ -80,7 +82,7 @@ export class PendingRequests {
         "MQTT-3.8.4-2",
       );
     }
-    const codes = packet.reasonCodes;
+    const codes = this.v311 && !isSuback ? pending.filters.map(() => 0) : packet.reasonCodes;
     if (codes.length !== pending.filters.length) {
       throw new Violation(
         `The server's ${name} has ${codes.length} reason codes for ${pending.filters.length} filters`,

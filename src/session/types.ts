@@ -46,14 +46,34 @@ export interface AuthResponse {
 /** Options of {@linkcode Engine.connect}. */
 export interface ConnectOptions {
   /**
-   * The Client Identifier; empty asks the server to assign one.
+   * The protocol version: 5 for MQTT 5.0, 4 for MQTT 3.1.1 (the name MQTT.js users know). On a
+   * 3.1.1 connection every MQTT 5.0-only option (properties, Session Expiry, Receive Maximum,
+   * topic aliases, enhanced authentication, reason codes, ...) is refused with
+   * `ProtocolVersionError` before anything is sent.
+   *
+   * @default {5}
+   */
+  protocolVersion?: 4 | 5;
+  /**
+   * MQTT 3.1.1 only (in 5.0 the server's Receive Maximum decides): the most outgoing QoS 1/2
+   * publications the client keeps in flight at once; the next one is refused with
+   * `QuotaExceededError` until an acknowledgement frees a slot, and recovery holds back the rest
+   * as it does under a Receive Maximum.
+   *
+   * @default {20 (Mosquitto's default Receive Maximum)}
+   */
+  maximumInflight?: number;
+  /**
+   * The Client Identifier; empty asks the server to assign one (on MQTT 3.1.1 only with Clean
+   * Session [v3.1.1 MQTT-3.1.3-7]).
    *
    * @default {the session's client identifier, else ""}
    */
   clientId?: string;
   /**
    * Clean Start: begin a new session (the client forgets its own session state too
-   * [MQTT-3.1.2-4]). Pass `false` to resume the session held by the server.
+   * [MQTT-3.1.2-4]). Pass `false` to resume the session held by the server. On MQTT 3.1.1 this
+   * is Clean Session: `false` also keeps the session after the connection ends.
    *
    * @default {true}
    */
