@@ -61,7 +61,7 @@ function memoryTransport(): Transport {
   };
 }
 
-const client = new Client();
+const client = new Client({ logger: getLogger(["mqtt5"]) });
 await client.connect(memoryTransport(), { clientId: "bench", keepAlive: 0 });
 const payload = new TextEncoder().encode("21.5 degrees Celsius, humidity 40 %");
 const topic = "sensors/0001/temperature";

@@ -1,13 +1,22 @@
 /**
  * Turns on mqtt5's logging from the `MQTT5_LOG` environment variable, for the examples:
- * `MQTT5_LOG=debug deno task demo`. The library logs through LogTape and never configures it; an
- * application does, once, as here: a console sink for the `mqtt5` categories at the level given
+ * `MQTT5_LOG=debug deno task demo`. The library logs to the logger an application passes in;
+ * these examples pass LogTape's and configure it, once, as here: a console sink for the `mqtt5` categories at the level given
  * (`trace`, `debug`, `info`, `warning`, `error`).
  *
  * @module
  */
 
-import { configure, getConsoleSink, parseLogLevel } from "@logtape/logtape";
+import { configure, getConsoleSink, getLogger, parseLogLevel } from "@logtape/logtape";
+import type { Logger } from "../mod.ts";
+
+/**
+ * The logger the examples hand their clients (`new Client({ logger })`): LogTape's for the
+ * `mqtt5` category, silent until {@linkcode configureLogging} turns it on. mqtt5 itself depends
+ * on no logging library: any object with `isEnabledFor`, `trace` ... `error` (and optionally
+ * `getChild`) will do.
+ */
+export const logger: Logger = getLogger(["mqtt5"]);
 
 /**
  * Configures LogTape when `MQTT5_LOG` is set (and readable: `--allow-env=MQTT5_LOG`); otherwise

@@ -10,7 +10,7 @@
  */
 
 import { Client, connectTcp, Session } from "../mod.ts";
-import { configureLogging } from "./_log.ts";
+import { configureLogging, logger } from "./_log.ts";
 
 /** Where the demo connects. */
 export interface DemoOptions {
@@ -47,7 +47,7 @@ export async function demo(options: DemoOptions): Promise<DemoResult> {
 
   // 1. Connect with a session that never ends, subscribe and publish at QoS 2.
   const session = new Session();
-  let client = new Client({ session });
+  let client = new Client({ logger, session });
   const connack = await client.connect(await connectTcp({ hostname, port }), {
     clientId: `mqtt5-demo-${crypto.randomUUID().slice(0, 8)}`,
     cleanStart: true,
@@ -86,7 +86,7 @@ export async function demo(options: DemoOptions): Promise<DemoResult> {
   // 3. Reconnect on a fresh transport with the kept session and recover the flight.
   const kept = JSON.stringify(session.snapshot());
   const restored = Session.fromSnapshot(JSON.parse(kept));
-  client = new Client({ session: restored });
+  client = new Client({ logger, session: restored });
   const resumed = await client.connect(await connectTcp({ hostname, port }), {
     clientId: restored.state.clientId,
     cleanStart: false,

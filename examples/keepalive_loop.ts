@@ -10,6 +10,7 @@
  */
 
 import { Client, ConnectionClosedError, connectTcp, Session, type Transport } from "../mod.ts";
+import { logger } from "./_log.ts";
 
 /** Where the example connects and how long it runs. */
 export interface LoopOptions {
@@ -59,7 +60,7 @@ export async function keepaliveLoop(options: LoopOptions): Promise<LoopResult> {
   let client: Client;
   const connect = async (cleanStart: boolean) => {
     transport = await connectTcp({ hostname: options.hostname, port: options.port });
-    client = new Client({ session });
+    client = new Client({ logger, session });
     const connack = await client.connect(transport, {
       clientId: `loop-${run}`,
       cleanStart,

@@ -12,6 +12,7 @@
  */
 
 import { Client, connectTcp, Session } from "../mod.ts";
+import { logger } from "./_log.ts";
 
 /** Where the example connects. */
 export interface ManualAckOptions {
@@ -56,12 +57,12 @@ export async function manualAck(options: ManualAckOptions): Promise<ManualAckRes
   };
 
   const session = new Session();
-  let subscriber = new Client({ session, manualAck: true });
+  let subscriber = new Client({ logger, session, manualAck: true });
   await subscriber.connect(await server(), { ...subscription, cleanStart: true });
   await subscriber.subscribe({ filter: topic, qos: 1 });
   await subscriber.poll({ signal: AbortSignal.timeout(5000) }); // SUBACK
 
-  const publisher = new Client();
+  const publisher = new Client({ logger });
   const { limits } = await publisher.connect(await server(), {
     clientId: `manual-pub-${run}`,
     ...auth,
@@ -92,7 +93,7 @@ export async function manualAck(options: ManualAckOptions): Promise<ManualAckRes
   subscriber.abort();
 
   // The broker still owes the unacknowledged message: it comes again after the reconnect.
-  subscriber = new Client({ session, manualAck: true });
+  subscriber = new Client({ logger, session, manualAck: true });
   const result = await subscriber.connect(await server(), { ...subscription, cleanStart: false });
   log(`reconnected: session present ${result.sessionPresent}`);
   let redelivered: ManualAckResult["redelivered"];

@@ -10,6 +10,7 @@
  */
 
 import { Client, connectTcp } from "../mod.ts";
+import { logger } from "./_log.ts";
 
 /** Where the example connects. */
 export interface RequestResponseOptions {
@@ -40,13 +41,13 @@ export async function requestResponse(options: RequestResponseOptions): Promise<
   const requestTopic = `mqtt5/rr/${run}/requests`;
 
   // The responder: subscribes to requests.
-  const responder = new Client();
+  const responder = new Client({ logger });
   await responder.connect(await connectTo(), { clientId: `responder-${run}`, ...auth });
   await responder.subscribe({ filter: requestTopic, qos: 1 });
   await responder.poll({ signal: AbortSignal.timeout(5000) }); // SUBACK
 
   // The requester: asks for Response Information and subscribes to its response topic.
-  const requester = new Client();
+  const requester = new Client({ logger });
   const connack = await requester.connect(await connectTo(), {
     clientId: `requester-${run}`,
     requestResponseInformation: true,

@@ -13,6 +13,7 @@
  */
 
 import { Client, connectTcp, Session } from "../mod.ts";
+import { logger } from "./_log.ts";
 
 /** Where the example connects. */
 export interface RecoveryOptions {
@@ -46,13 +47,13 @@ export async function sessionRecovery(options: RecoveryOptions): Promise<Deliver
   const forever = 0xffffffff;
 
   // A subscriber that counts every delivery.
-  const subscriber = new Client();
+  const subscriber = new Client({ logger });
   await subscriber.connect(await server(), { clientId: `recovery-sub-${run}`, ...auth });
   await subscriber.subscribe({ filter: topic, qos: 2 });
   await subscriber.poll({ signal: AbortSignal.timeout(5000) }); // SUBACK
 
   // The publisher keeps its session in a Session object (and as JSON, as an app would on disk).
-  let client = new Client({ session: new Session() });
+  let client = new Client({ logger, session: new Session() });
   const connectOptions = {
     clientId: `recovery-pub-${run}`,
     sessionExpiryInterval: forever,
@@ -63,7 +64,7 @@ export async function sessionRecovery(options: RecoveryOptions): Promise<Deliver
   const reconnect = async () => {
     const saved = JSON.stringify(client.session.snapshot());
     log(`  kept session: ${saved.length} bytes of JSON`);
-    client = new Client({ session: Session.fromSnapshot(JSON.parse(saved)) });
+    client = new Client({ logger, session: Session.fromSnapshot(JSON.parse(saved)) });
     const result = await client.connect(await server(), { ...connectOptions, cleanStart: false });
     log(`  reconnected: session present ${result.sessionPresent}`);
     return client;

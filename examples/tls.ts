@@ -15,6 +15,7 @@
  */
 
 import { Client, connectTls } from "../mod.ts";
+import { logger } from "./_log.ts";
 
 /** Where the example connects, and with which certificates. */
 export interface TlsDemoOptions {
@@ -52,7 +53,7 @@ export async function tlsDemo(options: TlsDemoOptions): Promise<string> {
   });
   log(`TLS to ${options.hostname}:${options.port}: the broker's certificate is trusted`);
 
-  const client = new Client();
+  const client = new Client({ logger });
   const run = crypto.randomUUID().slice(0, 8);
   // No user name or password: the broker takes the certificate's Common Name.
   const connack = await client.connect(transport, { clientId: `mqtt5-tls-${run}` });

@@ -25,7 +25,8 @@ import {
   type Output,
 } from "../session/mod.ts";
 import type { DirectConnection } from "../transport/mod.ts";
-import { clientLog, readerLog as log, tracePacket } from "./_log.ts";
+import { type Logger, silentLogger } from "../session/mod.ts";
+import { tracePacket } from "./_log.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -37,6 +38,8 @@ export interface PacketReaderOptions {
   strict?: boolean;
   /** The protocol version to decode: 4 (MQTT 3.1.1) or 5. @default {5} */
   protocolVersion?: 4 | 5;
+  /** Where the reader logs what it reads. @default {silentLogger} */
+  logger?: Logger;
   /** The size of the read-ahead buffer, in bytes. @default {65536} */
   bufferSize?: number;
   /**
@@ -44,6 +47,25 @@ export interface PacketReaderOptions {
    * reader reads through it and leaves the stream unused.
    */
   source?: { read(p: Uint8Array): Promise<number | null> };
+}
+
+/**
+ * A promise with its resolve and reject functions: `Promise.withResolvers()` where the runtime
+ * has it (Node 20 does not).
+ */
+export function deferred<T>(): {
+  promise: Promise<T>;
+  resolve: (value: T | PromiseLike<T>) => void;
+  reject: (reason?: unknown) => void;
+} {
+  if (typeof Promise.withResolvers === "function") return Promise.withResolvers<T>();
+  let resolve!: (value: T | PromiseLike<T>) => void;
+  let reject!: (reason?: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }
 
 /** Rejects when `signal` aborts, leaving `promise` to run on. */
@@ -119,6 +141,7 @@ export class PacketReader {
   #max: number;
   #strict: boolean;
   #version: 4 | 5;
+  #log: Logger;
   #bytesRead = 0;
 
   /** Creates a reader over `readable`, locking it (unless `options.source` is given). */
@@ -136,6 +159,7 @@ export class PacketReader {
     this.#frameOptions = { maximumPacketSize: this.#max };
     this.#strict = options.strict ?? true;
     this.#version = options.protocolVersion ?? 5;
+    this.#log = options.logger ?? silentLogger;
   }
 
   /** The number of bytes read from the stream so far. */
@@ -181,7 +205,7 @@ export class PacketReader {
       if (this.#error !== undefined) throw this.#error;
       if (this.#eof) {
         const partial = this.buffered;
-        log.debug("The stream ended with {partial} bytes of a packet buffered", { partial });
+        this.#log.debug("The stream ended with {partial} bytes of a packet buffered", { partial });
         throw new ConnectionClosedError(
           partial > 0
             ? `The connection closed in the middle of a packet (${partial} bytes of it received)`
@@ -230,9 +254,12 @@ export class PacketReader {
     }
     if (f.length !== undefined && f.length > this.#buf.length) {
       // Too large for the read-ahead buffer: read the rest straight into its own buffer.
-      log.debug("A packet of {length} bytes is larger than the read-ahead buffer: own buffer", {
-        length: f.length,
-      });
+      this.#log.debug(
+        "A packet of {length} bytes is larger than the read-ahead buffer: own buffer",
+        {
+          length: f.length,
+        },
+      );
       // Sized like the read-ahead buffer first: it grows as bytes come, not as the length claims.
       const own = new Uint8Array(Math.min(f.length, this.#buf.length));
       own.set(this.#buf.subarray(this.#start, this.#end));
@@ -331,8 +358,8 @@ export class PacketReader {
       this.#bytesRead += n;
       if (big !== undefined) this.#bigFilled += n;
       else this.#end += n;
-      if (log.isEnabledFor("trace")) {
-        log.trace("Read {n} bytes; {buffered} buffered", { n, buffered: this.buffered });
+      if (this.#log.isEnabledFor("trace")) {
+        this.#log.trace("Read {n} bytes; {buffered} buffered", { n, buffered: this.buffered });
       }
     } catch (e) {
       this.#error = e instanceof DecodeError ? e : new ConnectionClosedError(
@@ -399,14 +426,30 @@ function grow(bytes: Uint8Array, size: number): Uint8Array {
 
 /**
  * Runs `fn` once the current turn of the event loop is over: after every microtask of the turn,
- * before the next I/O callback (`setImmediate`, which Deno 2 and Node both have; a microtask
- * elsewhere). A microtask would run between two packets handled in the same turn, so replies to a
- * read full of packets, or publications made while handling its acknowledgements, would each get a
- * write of their own.
+ * before the next I/O callback. `setImmediate` where the runtime has it (Deno 2, Node, Bun);
+ * elsewhere (browsers) a `MessageChannel` message, which is a macrotask without `setTimeout`'s
+ * clamping. A microtask would run between two packets handled in the same turn, so replies to a
+ * read full of packets, or publications made while handling its acknowledgements, would each get
+ * a write (over WebSocket, a frame) of their own.
  */
 const afterTurn: (fn: () => void) => void = (() => {
   const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
-  return immediate === undefined ? queueMicrotask : (fn: () => void) => void immediate(fn);
+  if (immediate !== undefined) return (fn: () => void) => void immediate(fn);
+  if (typeof MessageChannel !== "function") return (fn: () => void) => void setTimeout(fn, 0);
+  let channel: MessageChannel | undefined;
+  let queue: (() => void)[] = [];
+  return (fn: () => void) => {
+    if (channel === undefined) {
+      channel = new MessageChannel();
+      channel.port1.onmessage = () => {
+        const due = queue;
+        queue = [];
+        for (const f of due) f();
+      };
+    }
+    queue.push(fn);
+    if (queue.length === 1) channel.port2.postMessage(null);
+  };
 })();
 
 /** Packets up to this size are encoded into the batch's shared buffer; larger ones get their own. */
@@ -431,20 +474,26 @@ export class WriteBatch implements Output {
   /** Bytes of small packets queued since the last write: sizes the next open buffer. */
   #openBytes = 0;
   #openSize = MIN_OPEN;
-  #done: PromiseWithResolvers<void> | undefined;
+  #done: ReturnType<typeof deferred<void>> | undefined;
   #writing = false;
   #scheduled = false;
   #closeError: MqttError | undefined;
   #onWritten: () => void;
   #onFailed: (error: ConnectionClosedError) => void;
+  #log: Logger;
 
   /**
    * A batch that reports each completed write to `onWritten` and a failed one to `onFailed`
    * (which should close the connection).
    */
-  constructor(onWritten: () => void, onFailed: (error: ConnectionClosedError) => void) {
+  constructor(
+    onWritten: () => void,
+    onFailed: (error: ConnectionClosedError) => void,
+    log: Logger,
+  ) {
     this.#onWritten = onWritten;
     this.#onFailed = onFailed;
+    this.#log = log;
   }
 
   /** Starts writing to a new connection (through `direct` when given). */
@@ -473,11 +522,13 @@ export class WriteBatch implements Output {
           // The header in a buffer of its own, the payload as it is: no copy of a large payload.
           const head = encodePublishHead(packet, options);
           this.#batch.push(head, packet.payload);
-          if (clientLog.isEnabledFor("trace")) tracePacket("->", packet);
+          if (this.#log.isEnabledFor("trace")) tracePacket(this.#log, "->", packet);
         } else {
           const bytes = encode(packet, options);
           this.#batch.push(bytes);
-          if (clientLog.isEnabledFor("trace")) tracePacket("->", bytes);
+          if (this.#log.isEnabledFor("trace")) {
+            tracePacket(this.#log, "->", bytes, options.protocolVersion);
+          }
         }
         this.#schedule();
         return;
@@ -488,7 +539,9 @@ export class WriteBatch implements Output {
     }
     this.#openLength = at + size;
     this.#openBytes += size;
-    if (clientLog.isEnabledFor("trace")) tracePacket("->", this.#open.subarray(at, at + size));
+    if (this.#log.isEnabledFor("trace")) {
+      tracePacket(this.#log, "->", this.#open.subarray(at, at + size), options.protocolVersion);
+    }
     this.#schedule();
   }
 
@@ -527,7 +580,7 @@ export class WriteBatch implements Output {
 
   #schedule(): void {
     if (this.#done === undefined) {
-      const done = this.#done = Promise.withResolvers<void>();
+      const done = this.#done = deferred<void>();
       // Replies are queued without waiting: a failed write must not be unhandled.
       done.promise.catch(() => {});
     }

@@ -1,23 +1,21 @@
 /**
- * The loggers of the client layer, from LogTape. The library never configures LogTape: until the
- * application calls `configure()`, every record is dropped, and the client checks
- * `isEnabledFor()` before it formats anything on a hot path.
- *
- * Categories: `["mqtt5", "client"]` (connection, flights, quota, aliases, and at `trace` every
- * packet sent and received) and `["mqtt5", "reader"]` (the bytes the packet reader reads).
+ * The client's logging: through the {@linkcode Logger} the application passes in (LogTape's
+ * `Logger` fits it as it is), silent by default. The client logs to the logger's child
+ * `"client"` (the engine too) and the packet reader to `"reader"`, so a LogTape logger for
+ * `["mqtt5"]` gives the categories `["mqtt5", "client"]` and `["mqtt5", "reader"]`. The client
+ * checks `isEnabledFor()` before it formats anything on a hot path.
  *
  * @module
  */
 
-import { getLogger, type Logger } from "@logtape/logtape";
 import { decode, type Packet } from "../codec/mod.ts";
+import type { Logger } from "../session/mod.ts";
 import { formatPacket } from "./_format.ts";
 
-/** The client's logger: `["mqtt5", "client"]`. */
-export const clientLog: Logger = getLogger(["mqtt5", "client"]);
-
-/** The packet reader's logger: `["mqtt5", "reader"]`. */
-export const readerLog: Logger = getLogger(["mqtt5", "reader"]);
+/** The child of `logger` named `name`, or `logger` itself when it has no children. */
+export function childLogger(logger: Logger, name: string): Logger {
+  return logger.getChild?.(name) ?? logger;
+}
 
 /**
  * Escapes `{` and `}` so that a preformatted line is logged as it is, not read as a message
@@ -32,16 +30,21 @@ export function literal(line: string): string {
  * as its encoded bytes, decoded here, only when trace is on), `<- PUBACK id=3 reason=0x00` for one
  * received. Secrets are redacted and payloads cut by {@linkcode formatPacket}.
  */
-export function tracePacket(direction: "->" | "<-", packet: Packet | Uint8Array): void {
+export function tracePacket(
+  log: Logger,
+  direction: "->" | "<-",
+  packet: Packet | Uint8Array,
+  protocolVersion: 4 | 5 = 5,
+): void {
   let line: string;
   if (packet instanceof Uint8Array) {
     try {
-      line = formatPacket(decode(packet, { strict: false }));
+      line = formatPacket(decode(packet, { strict: false, protocolVersion }));
     } catch (e) {
       line = `${packet.length} bytes that do not decode: ${e instanceof Error ? e.message : e}`;
     }
   } else {
     line = formatPacket(packet);
   }
-  clientLog.trace(literal(`${direction} ${line}`));
+  log.trace(literal(`${direction} ${line}`));
 }

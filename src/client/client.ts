@@ -14,14 +14,16 @@ import {
   Engine,
   type EngineEvent,
   type KeepAliveTimes,
+  type Logger,
   MqttError,
   notConnected,
   ProtocolViolationError,
   type Session,
+  silentLogger,
 } from "../session/mod.ts";
 import type { Transport } from "../transport/mod.ts";
-import { PacketReader, raceAbort, WriteBatch } from "./_io.ts";
-import { clientLog, tracePacket } from "./_log.ts";
+import { deferred, PacketReader, raceAbort, WriteBatch } from "./_io.ts";
+import { childLogger, tracePacket } from "./_log.ts";
 import type {
   AcknowledgeOptions,
   AuthOptions,
@@ -76,7 +78,8 @@ export type PublishPromise = Promise<number | undefined> & {
 export class Client {
   #engine: Engine;
   #io: WriteBatch;
-  #log: typeof clientLog;
+  #log: Logger;
+  #readerLog: Logger;
   #transport: Transport | undefined;
   #reader: PacketReader | undefined;
   #strict: boolean;
@@ -84,11 +87,13 @@ export class Client {
   /** The signal of the last read (its poll or connect): bounds the wait for a DISCONNECT. */
   #signal: AbortSignal | undefined;
   /** Callers of {@linkcode Client.waitForQuota} waiting for an acknowledgement. */
-  #quotaWaiters: PromiseWithResolvers<void>[] = [];
+  #quotaWaiters: ReturnType<typeof deferred<void>>[] = [];
 
   /** Creates a client; nothing happens until {@linkcode Client.connect}. */
   constructor(options: ClientOptions = {}) {
-    this.#log = clientLog;
+    const logger = options.logger ?? silentLogger;
+    this.#log = childLogger(logger, "client");
+    this.#readerLog = childLogger(logger, "reader");
     this.#strict = options.strict ?? true;
     this.#io = new WriteBatch(
       () => this.#engine.written(Date.now()),
@@ -102,13 +107,14 @@ export class Client {
         }
         this.#close(error.message, error.cause);
       },
+      this.#log,
     );
     this.#engine = new Engine({
       ...(options.session !== undefined ? { session: options.session } : {}),
       manualAck: options.manualAck ?? false,
       strict: this.#strict,
       topicAliases: options.topicAliases ?? "manual",
-      logger: clientLog,
+      logger: this.#log,
       output: this.#io,
     });
   }
@@ -189,6 +195,7 @@ export class Client {
       ...(direct !== undefined ? { source: direct } : {}),
       strict: this.#strict,
       protocolVersion: options.protocolVersion ?? 5,
+      logger: this.#readerLog,
       ...(options.maximumPacketSize !== undefined
         ? { maximumPacketSize: options.maximumPacketSize }
         : {}),
@@ -302,7 +309,7 @@ export class Client {
       return Promise.reject(notConnected("wait for quota", this.#engine));
     }
     if (this.#engine.sendQuota > 0) return Promise.resolve();
-    const waiter = Promise.withResolvers<void>();
+    const waiter = deferred<void>();
     this.#quotaWaiters.push(waiter);
     return raceAbort(waiter.promise, options.signal);
   }
@@ -557,7 +564,7 @@ export class Client {
    * call's signal) before the returned promise rejects with the error.
    */
   #handle(packet: Packet): EngineEvent | undefined | Promise<never> {
-    if (this.#log.isEnabledFor("trace")) tracePacket("<-", packet);
+    if (this.#log.isEnabledFor("trace")) tracePacket(this.#log, "<-", packet);
     let event: EngineEvent | undefined;
     try {
       event = this.#engine.handle(packet, Date.now());
@@ -653,6 +660,61 @@ export class Client {
     } finally {
       this.#close("The client disconnected");
     }
+  }
+
+  /**
+   * The events of {@linkcode Client.poll}, one after another, for `for await`: the iteration ends
+   * after a `disconnected` event or once the client is no longer connected; errors are thrown as
+   * `poll()` throws them. It is `poll()` in a loop: while it runs, nothing else may poll.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const event of client.events({ signal: AbortSignal.timeout(10_000) })) {
+   *   if (event.type === "message") console.log(event.topic);
+   * }
+   * ```
+   */
+  async *events(options: SignalOptions = {}): AsyncGenerator<ClientEvent, void, undefined> {
+    while (this.#engine.state === "connected") {
+      const event = await this.poll(options);
+      yield event;
+      if (event.type === "disconnected") return;
+    }
+  }
+
+  /**
+   * Iterates over the client's events: {@linkcode Client.events} with no signal.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const event of client) console.log(event.type);
+   * ```
+   */
+  [Symbol.asyncIterator](): AsyncGenerator<ClientEvent, void, undefined> {
+    return this.events();
+  }
+
+  /**
+   * Ends the connection when a `using` scope ends (`await using client = new Client()`): sends
+   * DISCONNECT if connected (waiting at most for its write), else drops the connection. Errors
+   * are swallowed: the scope is over. The session is kept.
+   *
+   * @example
+   * ```ts ignore
+   * await using client = new Client();
+   * await client.connect(await connectTcp({ port: 1883 }));
+   * ```
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#engine.state === "connected") {
+      try {
+        await this.disconnect();
+        return;
+      } catch {
+        // Gone already: drop it below.
+      }
+    }
+    this.abort();
   }
 
   /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Session } from "../session/mod.ts";
+import type { Logger, Session } from "../session/mod.ts";
 
 export type * from "../session/types.ts";
 
@@ -35,4 +35,13 @@ export interface ClientOptions {
    * @default {"manual"}
    */
   topicAliases?: "manual" | "auto";
+  /**
+   * Where the client logs (connection, flights, quota, aliases, and at `trace` every packet;
+   * never a password, authentication data or more than a payload's first bytes). Any object of
+   * the {@linkcode Logger} shape: LogTape's `getLogger(["mqtt5"])` gives the categories
+   * `["mqtt5", "client"]` and `["mqtt5", "reader"]`.
+   *
+   * @default {silentLogger}
+   */
+  logger?: Logger;
 }

@@ -38,6 +38,11 @@ export interface Logger {
   warning(message: string, properties?: Record<string, unknown>): void;
   /** Protocol violations and failed connections. */
   error(message: string, properties?: Record<string, unknown>): void;
+  /**
+   * A logger for a subcategory (`"client"`, `"reader"`), if the logger has them (LogTape's
+   * does); the client then logs to its children.
+   */
+  getChild?(subcategory: string): Logger;
 }
 
 const nothing = (): void => {};

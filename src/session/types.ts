@@ -267,7 +267,7 @@ export interface SignalOptions {
  * PUBREC (QoS 2) to the transport; in manual mode nothing is sent until
  * {@linkcode Engine.acknowledge}.
  */
-export interface MessageEvent {
+export interface IncomingMessageEvent {
   /** The event type. */
   type: "message";
   /** The topic name (resolved from a Topic Alias if the server used one). */
@@ -420,7 +420,7 @@ export interface AuthEvent {
 
 /** What {@linkcode Engine.handle} returns, tagged by `type`. */
 export type ClientEvent =
-  | MessageEvent
+  | IncomingMessageEvent
   | PublishAckEvent
   | PublishRejectedEvent
   | DuplicateEvent

@@ -6,7 +6,7 @@ import { decode, DecodeError, encode, type Packet, PacketType } from "../../src/
 import {
   type ClientEvent,
   ConnectionClosedError,
-  type MessageEvent,
+  type IncomingMessageEvent,
 } from "../../src/client/mod.ts";
 import { PacketReader } from "../../src/client/_io.ts";
 import { connectTcp } from "../../src/transport/mod.ts";
@@ -366,7 +366,7 @@ Deno.test({
       if (qos === 2) await waitFor(pub, "completed");
     }
 
-    const messages: MessageEvent[] = [];
+    const messages: IncomingMessageEvent[] = [];
     const others: ClientEvent["type"][] = [];
     let aborts = 0;
     const deadline = Date.now() + 30_000;

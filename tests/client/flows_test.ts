@@ -4,7 +4,13 @@
 // starts a new message.
 
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { decode, type MessageEvent, PacketType, type PublishOptions, Session } from "../../mod.ts";
+import {
+  decode,
+  type IncomingMessageEvent,
+  PacketType,
+  type PublishOptions,
+  Session,
+} from "../../mod.ts";
 import {
   assertViolation,
   nextEvent,
@@ -18,10 +24,10 @@ import { readPublish } from "../_util/wire.ts";
 import { sessionStore } from "../../src/session/session.ts";
 
 /** The next event, which must be a message. */
-async function message(h: PeerHarness): Promise<MessageEvent> {
+async function message(h: PeerHarness): Promise<IncomingMessageEvent> {
   const event = await nextEvent(h.client);
   equal(event.type, "message", `expected a message, got ${JSON.stringify(event)}`);
-  return event as MessageEvent;
+  return event as IncomingMessageEvent;
 }
 
 /** The next packet's bytes, as the client wrote them. */

@@ -7,6 +7,7 @@ import { equal, ok } from "node:assert/strict";
 import {
   configure,
   defaultTextFormatter,
+  getLogger,
   jsonLinesFormatter,
   type LogLevel,
   type LogRecord,
@@ -45,7 +46,9 @@ async function run(level: LogLevel): Promise<{ records: LogRecord[]; lines: stri
   });
   try {
     await using peer = await startPeer();
-    const client = new Client();
+    // The application hands the client its logger; the client logs to its children "client"
+    // and "reader".
+    const client = new Client({ logger: getLogger(["mqtt5"]) });
     try {
       const connecting = client.connect(
         await connectTcp({ hostname: peer.hostname, port: peer.port }),
@@ -173,7 +176,7 @@ Deno.test("Client logs nothing once LogTape is reset", async () => {
   });
   try {
     await using peer = await startPeer();
-    const client = new Client();
+    const client = new Client({ logger: getLogger(["mqtt5"]) });
     const connecting = client.connect(
       await connectTcp({ hostname: peer.hostname, port: peer.port }),
       { clientId: "quiet", password: PASSWORD },
@@ -187,4 +190,33 @@ Deno.test("Client logs nothing once LogTape is reset", async () => {
     await reset();
   }
   equal(records.length, 0);
+});
+
+Deno.test("Client without a logger logs nothing, whatever LogTape is configured to record", async () => {
+  // The library has no logging dependency: only a logger the application passes is written to.
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: [], lowestLevel: "trace", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+  });
+  try {
+    await using peer = await startPeer();
+    const client = new Client();
+    const connecting = client.connect(
+      await connectTcp({ hostname: peer.hostname, port: peer.port }),
+      { clientId: "no-logger", password: PASSWORD },
+    );
+    const conn = await peer.accept();
+    await conn.readPacket();
+    await conn.write(encode({ type: PacketType.Connack, sessionPresent: false, reasonCode: 0 }));
+    await connecting;
+    await client.publish({ topic: TOPIC, qos: 0 }, "x");
+    await client.disconnect();
+  } finally {
+    await reset();
+  }
+  equal(records.length, 0, records.map((r) => r.message.join("")).join("\n"));
 });

@@ -7,7 +7,7 @@ import {
   Client,
   type ClientEvent,
   EncodeError,
-  type MessageEvent,
+  type IncomingMessageEvent,
   NotConnectedError,
   QuotaExceededError,
   ServerCapabilityError,
@@ -41,10 +41,10 @@ function clientsOf(broker: Mosquitto): Clients {
   );
 }
 
-async function message(client: Client, ms = 5000): Promise<MessageEvent> {
+async function message(client: Client, ms = 5000): Promise<IncomingMessageEvent> {
   const event = await nextEvent(client, ms);
   equal(event.type, "message", `expected a message, got ${JSON.stringify(event)}`);
-  return event as MessageEvent;
+  return event as IncomingMessageEvent;
 }
 
 async function subscribed(client: Client, filter: string, qos: 0 | 1 | 2 = 2): Promise<void> {
@@ -205,7 +205,7 @@ Deno.test({
         await late.subscribe({ filter: topic, qos: 1 });
         const events = await pollUntil(late, (e) => e.type === "message");
         equal(events[0]!.type, "subscribed");
-        const m = events[1] as MessageEvent;
+        const m = events[1] as IncomingMessageEvent;
         equal(m.retain, true);
         equal(text(m.payload), "kept");
         equal(m.qos, 1);
@@ -294,7 +294,7 @@ Deno.test({
         equal(again.result.sessionPresent, true);
         deepStrictEqual(again.result.discarded, []);
         const events = await pollUntil(again.client, (e) => e.type === "released");
-        const messages = events.filter((e): e is MessageEvent => e.type === "message");
+        const messages = events.filter((e): e is IncomingMessageEvent => e.type === "message");
         deepStrictEqual(messages.map((m) => [text(m.payload), m.qos]), [["one", 1], ["two", 2]]);
         await again.client.disconnect();
 

@@ -10,7 +10,7 @@ import {
   ClientStateError,
   ConnectionClosedError,
   encodedLength,
-  type MessageEvent,
+  type IncomingMessageEvent,
   PacketType,
   Session,
   type SessionSnapshot,
@@ -105,7 +105,7 @@ async function received(s: Scene): Promise<string[]> {
   for (;;) {
     const e = await s.subscriber.poll({ signal });
     if (e.type === "pong") return payloads;
-    if (e.type === "message") payloads.push(text((e as MessageEvent).payload));
+    if (e.type === "message") payloads.push(text((e as IncomingMessageEvent).payload));
   }
 }
 

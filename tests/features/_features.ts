@@ -10,7 +10,7 @@ import {
   type ConnectResult,
   decode,
   encode,
-  type MessageEvent,
+  type IncomingMessageEvent,
   type Packet,
   PacketType,
   ProtocolViolationError,
@@ -46,10 +46,10 @@ export function clientsOf(broker: Mosquitto): Clients {
 }
 
 /** The next event, which must be a message. */
-export async function message(client: Client, ms = 5000): Promise<MessageEvent> {
+export async function message(client: Client, ms = 5000): Promise<IncomingMessageEvent> {
   const event = await nextEvent(client, ms);
   equal(event.type, "message", `expected a message, got ${JSON.stringify(event)}`);
-  return event as MessageEvent;
+  return event as IncomingMessageEvent;
 }
 
 /** Subscribes and waits for the SUBACK, which must grant what was asked. */

@@ -6,7 +6,7 @@ import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
 import {
   type Client,
   EncodeError,
-  type MessageEvent,
+  type IncomingMessageEvent,
   type Packet,
   PacketType,
   ServerCapabilityError,
@@ -38,9 +38,9 @@ function subscribes(packets: Packet[]): (Packet & { type: typeof PacketType.Subs
  * The messages waiting for `client`: it pings and collects the messages that come before the
  * PINGRESP (acknowledgements of its own publications are skipped).
  */
-async function pending(client: Client): Promise<MessageEvent[]> {
+async function pending(client: Client): Promise<IncomingMessageEvent[]> {
   await client.ping();
-  const messages: MessageEvent[] = [];
+  const messages: IncomingMessageEvent[] = [];
   for (;;) {
     const e = await nextEvent(client);
     if (e.type === "pong") return messages;
@@ -81,7 +81,7 @@ Deno.test({
         await waitFor(pub, "acknowledged");
         await pub.publish({ topic: `${base}/y/z`, qos: 1 }, "one");
         await waitFor(pub, "acknowledged");
-        const copies: MessageEvent[] = [];
+        const copies: IncomingMessageEvent[] = [];
         for (let i = 0; i < 4; i++) copies.push(await message(sub));
         await assertQuiet(sub);
         const ids = (payload: string) =>

@@ -4,7 +4,7 @@
 // tests/client/pubsub_test.ts.)
 
 import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
-import { Client, type MessageEvent, PacketType, type WillProperties } from "../../mod.ts";
+import { Client, type IncomingMessageEvent, PacketType, type WillProperties } from "../../mod.ts";
 import { brokerAvailable, startMosquitto } from "../_util/mosquitto.ts";
 import {
   assertQuiet,
@@ -87,7 +87,7 @@ Deno.test({
         equal(back.result.sessionPresent, true);
 
         // Nothing for the first 1.5 s; Mosquitto counts whole seconds, so the will comes at 2-3 s.
-        const early: MessageEvent[] = [];
+        const early: IncomingMessageEvent[] = [];
         await rejects(
           (async () => {
             const signal = AbortSignal.timeout(1500);
@@ -99,7 +99,7 @@ Deno.test({
           (e: unknown) => e instanceof DOMException && e.name === "TimeoutError",
         );
         deepStrictEqual(early, [], "no will within 1.5 s");
-        const wills = new Map<string, MessageEvent>();
+        const wills = new Map<string, IncomingMessageEvent>();
         let after = 0;
         const signal = AbortSignal.timeout(4000);
         while (wills.size < 2 || watcher.session.state.incoming.length > 0) {
