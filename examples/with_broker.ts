@@ -17,6 +17,7 @@ import { keepaliveLoop } from "./keepalive_loop.ts";
 import { manualAck } from "./manual_ack.ts";
 import { requestResponse } from "./request_response.ts";
 import { sessionRecovery } from "./session_recovery.ts";
+import { v311 } from "./v311.ts";
 
 const examples = {
   demo,
@@ -25,6 +26,7 @@ const examples = {
   manual_ack: manualAck,
   keepalive_loop: keepaliveLoop,
   engine: engineExample,
+  v311,
 } as const;
 const name = (Deno.args[0] ?? "demo") as keyof typeof examples;
 const run = examples[name];

@@ -6,6 +6,7 @@ import { demo } from "../../examples/demo.ts";
 import { requestResponse } from "../../examples/request_response.ts";
 import { sessionRecovery } from "../../examples/session_recovery.ts";
 import { manualAck } from "../../examples/manual_ack.ts";
+import { v311 } from "../../examples/v311.ts";
 import { keepaliveLoop } from "../../examples/keepalive_loop.ts";
 import { engineExample } from "../../examples/engine.ts";
 
@@ -81,6 +82,16 @@ Deno.test({
         assert.equal(result.receiveMaximum, 2, "the publisher's CONNACK says Receive Maximum 2");
         assert.deepEqual(result.stored, ["one", "two", "three"]);
         assert.deepEqual(result.redelivered, { text: "three", dup: true });
+      },
+    );
+
+    await t.step(
+      "v311.ts: a 3.1.1 subscriber with Clean Session 0 gets a 5.0 publisher's QoS 2 message once and, back in its session, the QoS 1 message queued while away; 5.0-only options are refused [v3.1.1 MQTT-3.1.2-4]",
+      async () => {
+        const result = await v311({ ...server, log: (line) => lines.push(line) });
+        assert.deepEqual(result.received, ["from 5.0, exactly once", "queued while away"]);
+        assert.equal(result.sessionPresent, true, "the broker kept the 3.1.1 session");
+        assert.equal(result.refused, "properties.messageExpiryInterval");
       },
     );
 
