@@ -418,7 +418,14 @@ export interface AuthEvent {
   properties: AuthProperties;
 }
 
-/** What {@linkcode Engine.handle} returns, tagged by `type`. */
+/**
+ * What {@linkcode Engine.handle} (and the `Client`'s `poll()`) returns, tagged by `type`. The same
+ * events on MQTT 3.1.1, where fields with no 3.1.1 counterpart hold their 5.0 defaults:
+ * `properties` is `{}`, acknowledgement reason codes are 0x00 (a failing SUBACK code is 0x80), an
+ * `unsubscribed` event's codes are all 0x00 (a 3.1.1 UNSUBACK carries none), and there are no
+ * `refused`, `auth` or `disconnected` events (3.1.1 has no payload format, AUTH, or server
+ * DISCONNECT).
+ */
 export type ClientEvent =
   | IncomingMessageEvent
   | PublishAckEvent
