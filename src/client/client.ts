@@ -1,7 +1,9 @@
 /**
  * The {@linkcode Client}: the protocol {@linkcode Engine} driven over a transport, with no timers,
  * read loops or reconnects of its own. It reads, hands what it read to the engine, and writes what
- * the engine queued; every rule of the protocol is the engine's.
+ * the engine queued; every rule of the protocol is the engine's. About 440 lines of code; the rest
+ * of its length is the documentation of each public method (what it sends, when it is refused,
+ * what it waits for), which is the API users read.
  *
  * @module
  */
@@ -29,29 +31,18 @@ import type {
   AuthOptions,
   ClientEvent,
   ClientOptions,
+  ClientState,
   ConnectOptions,
   ConnectResult,
   DisconnectOptions,
   PublishOptions,
+  PublishPromise,
   ServerLimits,
   SignalOptions,
   SubscribeOptions,
   SubscribeRequest,
   UnsubscribeOptions,
 } from "./types.ts";
-
-/** The state of a {@linkcode Client}'s connection. */
-export type ClientState = "disconnected" | "connecting" | "connected" | "closed";
-
-/**
- * What {@linkcode Client.publish} returns: a promise of the Packet Identifier (`undefined` at QoS
- * 0) that settles once the PUBLISH is written, carrying the id already as `packetId`, so an
- * acknowledgement can be matched even when it is polled before the write settles.
- */
-export type PublishPromise = Promise<number | undefined> & {
-  /** The Packet Identifier of a QoS 1/2 publication (known at once); `undefined` at QoS 0. */
-  readonly packetId: number | undefined;
-};
 
 /**
  * An explicit MQTT 5.0 client. It starts no timers, read loops or reconnects: the application
@@ -290,6 +281,20 @@ export class Client {
   }
 
   /**
+   * Runs an engine command that queues packets, then waits (bounded by the signal) for their
+   * write; a command refused (with nothing sent) rejects at once.
+   */
+  #queued<T>(options: SignalOptions, command: () => T): Promise<T> {
+    try {
+      options.signal?.throwIfAborted();
+      const result = command();
+      return raceAbort(this.#io.written, options.signal).then(() => result);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
    * Waits until the server's Receive Maximum admits another QoS 1/2 publication: at once if it
    * does, else once an acknowledgement handled by {@linkcode Client.poll} (running elsewhere)
    * frees a slot. Callers are woken in order, one per free slot; the slot is not reserved, so
@@ -344,10 +349,8 @@ export class Client {
    * else if (flight) await client.republish(id);
    * ```
    */
-  async republish(packetId: number, options: SignalOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted();
-    this.#engine.republish(packetId);
-    await raceAbort(this.#io.written, options.signal);
+  republish(packetId: number, options: SignalOptions = {}): Promise<void> {
+    return this.#queued(options, () => this.#engine.republish(packetId));
   }
 
   /**
@@ -359,10 +362,8 @@ export class Client {
    * await client.rerelease(id);
    * ```
    */
-  async rerelease(packetId: number, options: SignalOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted();
-    this.#engine.rerelease(packetId);
-    await raceAbort(this.#io.written, options.signal);
+  rerelease(packetId: number, options: SignalOptions = {}): Promise<void> {
+    return this.#queued(options, () => this.#engine.rerelease(packetId));
   }
 
   /**
@@ -377,11 +378,8 @@ export class Client {
    * if (result.sessionPresent) await client.resend();
    * ```
    */
-  async resend(options: SignalOptions = {}): Promise<number[]> {
-    options.signal?.throwIfAborted();
-    const ids = this.#engine.resend();
-    await raceAbort(this.#io.written, options.signal);
-    return ids;
+  resend(options: SignalOptions = {}): Promise<number[]> {
+    return this.#queued(options, () => this.#engine.resend());
   }
 
   /**
@@ -394,14 +392,11 @@ export class Client {
    * await client.subscribe([{ filter: "a/#", qos: 1 }, { filter: "b/+", qos: 2 }]);
    * ```
    */
-  async subscribe(
+  subscribe(
     subscriptions: SubscribeRequest | SubscribeRequest[],
     options: SubscribeOptions = {},
   ): Promise<number> {
-    options.signal?.throwIfAborted();
-    const packetId = this.#engine.subscribe(subscriptions, options);
-    await raceAbort(this.#io.written, options.signal);
-    return packetId;
+    return this.#queued(options, () => this.#engine.subscribe(subscriptions, options));
   }
 
   /**
@@ -413,11 +408,8 @@ export class Client {
    * await client.unsubscribe(["a/#", "b/+"]);
    * ```
    */
-  async unsubscribe(filters: string | string[], options: UnsubscribeOptions = {}): Promise<number> {
-    options.signal?.throwIfAborted();
-    const packetId = this.#engine.unsubscribe(filters, options);
-    await raceAbort(this.#io.written, options.signal);
-    return packetId;
+  unsubscribe(filters: string | string[], options: UnsubscribeOptions = {}): Promise<number> {
+    return this.#queued(options, () => this.#engine.unsubscribe(filters, options));
   }
 
   /**
@@ -428,10 +420,8 @@ export class Client {
    * await client.ping();
    * ```
    */
-  async ping(options: SignalOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted();
-    this.#engine.ping(Date.now());
-    await raceAbort(this.#io.written, options.signal);
+  ping(options: SignalOptions = {}): Promise<void> {
+    return this.#queued(options, () => this.#engine.ping(Date.now()));
   }
 
   /**
@@ -445,10 +435,8 @@ export class Client {
    * const answer = await client.poll(); // { type: "auth", reasonCode: 0, ... }
    * ```
    */
-  async auth(options: AuthOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted();
-    this.#engine.auth(options);
-    await raceAbort(this.#io.written, options.signal);
+  auth(options: AuthOptions = {}): Promise<void> {
+    return this.#queued(options, () => this.#engine.auth(options));
   }
 
   /**
@@ -466,10 +454,8 @@ export class Client {
    * }
    * ```
    */
-  async acknowledge(packetId: number, options: AcknowledgeOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted();
-    this.#engine.acknowledge(packetId, options);
-    await raceAbort(this.#io.written, options.signal);
+  acknowledge(packetId: number, options: AcknowledgeOptions = {}): Promise<void> {
+    return this.#queued(options, () => this.#engine.acknowledge(packetId, options));
   }
 
   /**

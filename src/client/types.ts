@@ -45,3 +45,16 @@ export interface ClientOptions {
    */
   logger?: Logger;
 }
+
+/** The state of a {@linkcode Client}'s connection. */
+export type ClientState = "disconnected" | "connecting" | "connected" | "closed";
+
+/**
+ * What {@linkcode Client.publish} returns: a promise of the Packet Identifier (`undefined` at QoS
+ * 0) that settles once the PUBLISH is written, carrying the id already as `packetId`, so an
+ * acknowledgement can be matched even when it is polled before the write settles.
+ */
+export type PublishPromise = Promise<number | undefined> & {
+  /** The Packet Identifier of a QoS 1/2 publication (known at once); `undefined` at QoS 0. */
+  readonly packetId: number | undefined;
+};
