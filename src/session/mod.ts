@@ -45,4 +45,11 @@ export * from "./output.ts";
 export type * from "./types.ts";
 // The codec's types the engine's API names, so that this entry point documents itself.
 export type * from "../codec/packets.ts";
-export type { DecodeError, EncodeOptions, PacketType, QoS, RetainHandling } from "../codec/mod.ts";
+export type {
+  DecodeError,
+  EncodeOptions,
+  PacketType,
+  ProtocolVersion,
+  QoS,
+  RetainHandling,
+} from "../codec/mod.ts";
