@@ -67,7 +67,8 @@ export function buildConnect(
       payload: toBytes(w.payload),
       qos: w.qos ?? 0,
       retain: w.retain ?? false,
-      ...(w.properties ? { properties: w.properties } : {}),
+      // An empty properties object is no properties (MQTT 3.1.1 has none to send).
+      ...(w.properties && Object.keys(w.properties).length > 0 ? { properties: w.properties } : {}),
     };
   }
   return connect;

@@ -72,6 +72,7 @@ import {
   limitsV311,
   reasonCodeOfReturnCode,
   refuseAuthV311,
+  statementV311,
 } from "./version.ts";
 import type {
   AcknowledgeOptions,
@@ -610,8 +611,9 @@ export class Engine {
 
   #violate(v: Violation): ProtocolViolationError {
     const v311 = this.#version === 4;
+    const statement = v311 ? statementV311(v.statement) : v.statement;
     const error = new ProtocolViolationError(v.message, v.reasonCode, {
-      statement: v.statement,
+      statement,
       disconnectSent: !v311,
       cause: v.cause,
       sessionResumable: this.sessionResumable,
@@ -628,7 +630,7 @@ export class Engine {
       `Protocol violation by the server: {message}; ${
         v311 ? "closing" : `DISCONNECT ${describeReasonCode(v.reasonCode)}`
       }`,
-      { message: v.message, statement: v.statement },
+      { message: v.message, statement },
     );
     // MQTT 3.1.1 has no DISCONNECT to answer a violation with (its DISCONNECT would also drop the
     // will): the connection is only closed [v3.1.1 MQTT-4.8.0-1].
@@ -754,7 +756,7 @@ export class Engine {
         this.#log.debug("Quota used up: {receiveMaximum} in flight, the server's Receive Maximum", {
           receiveMaximum: limits.receiveMaximum,
         });
-        throw new QuotaExceededError(limits.receiveMaximum);
+        throw new QuotaExceededError(limits.receiveMaximum, this.#version);
       }
       packetId = this.#allocate();
       packet.packetId = packetId;
@@ -829,7 +831,7 @@ export class Engine {
     }
     checkRepublish(this.#limits, packetId, pub.qos);
     if (this.#flows.inFlightHere() >= this.#limits.receiveMaximum) {
-      throw new QuotaExceededError(this.#limits.receiveMaximum);
+      throw new QuotaExceededError(this.#limits.receiveMaximum, this.#version);
     }
     const packet: Publish = {
       type: PacketType.Publish,
@@ -986,10 +988,10 @@ export class Engine {
    */
   auth(options: AuthOptions = {}): void {
     const reasonCode = options.reasonCode ?? 0x19;
+    if (this.#version === 4 && this.#state !== "disconnected") refuseAuthV311();
     if (!(this.#state === "connecting" && reasonCode === 0x18 && this.#authenticating)) {
       this.#requireConnected("send AUTH");
     }
-    if (this.#version === 4) refuseAuthV311();
     const method = this.#connectOptions.authenticationMethod;
     if (method === undefined) {
       throw new ClientStateError(

@@ -194,14 +194,22 @@ export class ProtocolViolationError extends MqttError {
  * ```
  */
 export class QuotaExceededError extends MqttError {
-  /** The server's Receive Maximum. */
+  /** The limit: the server's Receive Maximum (on MQTT 3.1.1, the client's `maximumInflight`). */
   readonly receiveMaximum: number;
-  /** Creates the error. */
-  constructor(receiveMaximum: number) {
+  /** Creates the error; `protocolVersion` 4 says the limit is the client's own. */
+  constructor(receiveMaximum: number, protocolVersion: 4 | 5 = 5) {
     super(
-      `Cannot publish: ${receiveMaximum} QoS 1/2 publications are in flight, the server's ` +
-        "Receive Maximum; poll until an acknowledgement frees a slot, then publish again",
-      { reasonCode: 0x97, recoverable: true, statement: "MQTT-3.3.4-7" },
+      protocolVersion === 4
+        ? `Cannot publish: ${receiveMaximum} QoS 1/2 publications are in flight, the connection's ` +
+          "maximumInflight (MQTT 3.1.1 has no Receive Maximum); poll until an acknowledgement " +
+          "frees a slot, then publish again"
+        : `Cannot publish: ${receiveMaximum} QoS 1/2 publications are in flight, the server's ` +
+          "Receive Maximum; poll until an acknowledgement frees a slot, then publish again",
+      {
+        reasonCode: 0x97,
+        recoverable: true,
+        ...(protocolVersion === 5 ? { statement: "MQTT-3.3.4-7" } : {}),
+      },
     );
     this.name = "QuotaExceededError";
     this.receiveMaximum = receiveMaximum;

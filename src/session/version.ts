@@ -113,3 +113,21 @@ export function checkDisconnectV311(options: DisconnectOptions): void {
 export function refuseAuthV311(): never {
   refuse("auth() (enhanced authentication)");
 }
+
+/** The 3.1.1 statements of the same rules as the 5.0 ones a violation names. */
+const STATEMENTS_V311: Readonly<Record<string, string | undefined>> = {
+  "MQTT-3.2.0-1": "v3.1.1 MQTT-3.2.0-1",
+  "MQTT-3.2.0-2": undefined, // 3.1.1 numbers no rule on a second CONNACK
+  "MQTT-2.2.1-4": "v3.1.1 MQTT-2.3.1-4",
+  "MQTT-3.8.4-2": "v3.1.1 MQTT-3.8.4-2",
+  "MQTT-3.8.4-6": "v3.1.1 MQTT-3.8.4-5",
+};
+
+/**
+ * The statement a violation names on a 3.1.1 connection: the 3.1.1 statement of the same rule
+ * (`v3.1.1 MQTT-…`), or none where 3.1.1 numbers none.
+ */
+export function statementV311(statement: string | undefined): string | undefined {
+  if (statement === undefined || statement.startsWith("v3.1.1 ")) return statement;
+  return STATEMENTS_V311[statement];
+}
