@@ -17,6 +17,7 @@
  */
 
 export * from "./client.ts";
+export * from "./connect.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
 // The types the client's API names, so that this entry point documents itself.
