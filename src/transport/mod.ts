@@ -1,8 +1,9 @@
 /**
  * The transports of mqtt5: byte streams with no protocol logic. {@linkcode connectTcp} opens a TCP
  * connection with `Deno.connect`, {@linkcode connectTls} a TLS one with `Deno.connectTls` (server
- * verification, client certificates, ALPN); any object of the {@linkcode Transport} shape works
- * too.
+ * verification, client certificates, ALPN), {@linkcode connectWebSocket} MQTT over WebSocket with
+ * the standard `WebSocket` API only (browsers, Deno, Bun, Node 22+; Node 20 with the `ws`
+ * package's constructor); any object of the {@linkcode Transport} shape works too.
  *
  * @example Connecting over TCP
  * ```ts ignore
@@ -24,6 +25,15 @@
  * transport.close();
  * ```
  *
+ * @example Connecting over WebSocket (also in a browser)
+ * ```ts ignore
+ * import { connectWebSocket } from "@scope/mqtt5/transport";
+ * const transport = await connectWebSocket("wss://broker.example.com/mqtt", {
+ *   signal: AbortSignal.timeout(5000),
+ * });
+ * transport.close();
+ * ```
+ *
  * @module
  */
 
@@ -31,3 +41,4 @@ export { MqttError, type MqttErrorOptions } from "../errors.ts";
 export * from "./transport.ts";
 export * from "./tcp.ts";
 export * from "./tls.ts";
+export * from "./websocket.ts";

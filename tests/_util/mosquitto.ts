@@ -98,6 +98,19 @@ export interface MosquittoOptions {
    */
   tls?: MosquittoTlsOptions;
   /**
+   * Adds a WebSocket listener (`protocol websockets`, MQTT over WebSocket with the subprotocol
+   * `mqtt`) on another free loopback port, {@linkcode Mosquitto.websocketsPort}, after the lines
+   * of {@linkcode MosquittoOptions.config}. The TCP listener stays: Mosquitto 2.0.11 exits with
+   * "Unable to start any listening sockets" when all its listeners are WebSocket ones (it counts
+   * only the others), and its WebSocket listener binds every address unless `socket_domain ipv4`
+   * is set (then 127.0.0.1 only), which this option sets. Its libwebsockets (4.1.6, built in)
+   * sends a client at most about 4 KiB per 100 ms main-loop tick of a large message
+   * (eclipse-mosquitto/mosquitto#2252): 1 MiB takes 25 s, so send large messages to WebSocket
+   * clients through `ws_bridge.ts` instead.
+   * @default {false}
+   */
+  websockets?: boolean;
+  /**
    * More config lines, written after the listener so that listener options apply to it, e.g.
    * `"max_inflight_messages 5"`, `"max_packet_size 1000"`, `"max_topic_alias 3"`, `"max_qos 1"`,
    * `"retain_available false"`, `"max_keepalive 10"`.
@@ -167,6 +180,11 @@ export interface Mosquitto extends AsyncDisposable {
   readonly hostname: "127.0.0.1";
   /** The port the broker listens on; it stays the same across {@linkcode Mosquitto.restart}. */
   readonly port: number;
+  /**
+   * The port of the WebSocket listener (`ws://127.0.0.1:<port>`), with
+   * {@linkcode MosquittoOptions.websockets}; `undefined` without.
+   */
+  readonly websocketsPort: number | undefined;
   /** The user name the broker accepts. */
   readonly username: string;
   /** The password of {@linkcode Mosquitto.username}. */
@@ -237,16 +255,22 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     let lastError: unknown;
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
       const port = freePort();
-      const config = configText(dir, port, options);
+      const websocketsPort = options.websockets ? freePort() : undefined;
+      const config = configText(dir, port, websocketsPort, options);
       await Deno.writeTextFile(`${dir}/mosquitto.conf`, config);
       const broker = new MosquittoBroker(dir, port, username, password, config, options);
+      broker.websocketsPort = websocketsPort;
       try {
         await broker.start();
         return broker;
       } catch (error) {
         await broker.stop();
         lastError = error;
-        if (!broker.logs().includes("Address already in use")) break;
+        const logs = broker.logs();
+        if (
+          !logs.includes("Address already in use") &&
+          !logs.includes("Unable to create websockets listener")
+        ) break;
       }
     }
     throw lastError;
@@ -256,7 +280,12 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   }
 }
 
-function configText(dir: string, port: number, options: MosquittoOptions): string {
+function configText(
+  dir: string,
+  port: number,
+  websocketsPort: number | undefined,
+  options: MosquittoOptions,
+): string {
   const lines = [
     `listener ${port} 127.0.0.1`,
     ...(options.tls ? tlsConfig(options.tls) : []),
@@ -274,6 +303,9 @@ function configText(dir: string, port: number, options: MosquittoOptions): strin
       ? ["persistence true", `persistence_location ${dir}/data`, "autosave_interval 0"]
       : ["persistence false"]),
     ...(options.config ?? []),
+    ...(websocketsPort === undefined
+      ? []
+      : [`listener ${websocketsPort} 127.0.0.1`, "protocol websockets", "socket_domain ipv4"]),
   ];
   return lines.join("\n") + "\n";
 }
@@ -311,6 +343,7 @@ function spawnError(command: string, error: unknown): Error {
 class MosquittoBroker implements Mosquitto {
   readonly hostname = "127.0.0.1" as const;
   readonly port: number;
+  websocketsPort: number | undefined;
   readonly username: string;
   readonly password: string;
   readonly dir: string;
