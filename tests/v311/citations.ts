@@ -35,10 +35,6 @@ const REASONS: Record<string, string> = {
     "covered for topicMatches() under its 5.0 id [MQTT-4.7.3-4] in tests/codec/topic_test.ts; the matcher takes no protocol version",
   "MQTT-4.8.0-2":
     "no transient error stops the client mid-packet: the engine is synchronous and allocates per packet; nothing to provoke",
-  "MQTT-6.0.0-1": "WebSocket transport not built yet (src/transport/websocket.ts is in progress)",
-  "MQTT-6.0.0-2": "WebSocket transport not built yet",
-  "MQTT-6.0.0-3": "WebSocket transport not built yet",
-  "MQTT-6.0.0-4": "WebSocket transport not built yet",
   "MQTT-7.0.0-2":
     "interoperability: shown by the Mosquitto integration tests (tests/v311/broker_test.ts), not by a statement-level test",
 };
