@@ -46,7 +46,7 @@ Deno.test("topicMatches() matches as section 4.7 describes", { permissions: "non
 });
 
 Deno.test(
-  "topicMatches(): a filter starting with # or + never matches a topic starting with $ [MQTT-4.7.2-1]",
+  "topicMatches(): a filter starting with # or + never matches a topic starting with $ [MQTT-4.7.2-1] [v3.1.1 MQTT-4.7.2-1]",
   { permissions: "none" },
   async (t) => {
     const cases: Case[] = [
@@ -70,7 +70,7 @@ Deno.test(
 );
 
 Deno.test(
-  "topicMatches() compares levels as they are, with no normalization [MQTT-4.7.3-4]",
+  "topicMatches() compares levels as they are, with no normalization [MQTT-4.7.3-4] [v3.1.1 MQTT-4.7.3-4]",
   { permissions: "none" },
   async (t) => {
     const cases: Case[] = [

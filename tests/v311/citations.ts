@@ -22,22 +22,7 @@ interface Statement {
  * Why a client-relevant statement has no 3.1.1 test of its own. Printed beside each uncited id;
  * an entry for an id that is cited is reported as stale.
  */
-const REASONS: Record<string, string> = {
-  "MQTT-3.3.2-3":
-    "server-only: which subscription a topic matches is the broker's; the client does not filter deliveries (tests/v311/broker_test.ts may cover it)",
-  "MQTT-3.3.5-2":
-    "server-only: an unauthorised PUBLISH is acknowledged or the connection closed, and the client cannot tell; only a broker with an ACL shows it",
-  "MQTT-3.8.4-1":
-    "server-only: the engine matches SUBACK to SUBSCRIBE (tested via 3.8.4-2 and -5); that the server answers every SUBSCRIBE needs a broker",
-  "MQTT-4.7.2-1":
-    "covered for topicMatches() under its 5.0 id [MQTT-4.7.2-1] in tests/codec/topic_test.ts; the matcher takes no protocol version",
-  "MQTT-4.7.3-4":
-    "covered for topicMatches() under its 5.0 id [MQTT-4.7.3-4] in tests/codec/topic_test.ts; the matcher takes no protocol version",
-  "MQTT-4.8.0-2":
-    "no transient error stops the client mid-packet: the engine is synchronous and allocates per packet; nothing to provoke",
-  "MQTT-7.0.0-2":
-    "interoperability: shown by the Mosquitto integration tests (tests/v311/broker_test.ts), not by a statement-level test",
-};
+const REASONS: Record<string, string> = {};
 
 const CITATION = /\[v3\.1\.1 (MQTT-\d+(?:\.\d+)*-\d+)\]/g;
 

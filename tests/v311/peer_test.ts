@@ -118,8 +118,10 @@ async function assertClosedWithoutDisconnect(
 }
 
 Deno.test({
+  // The peer speaks nothing but the 3.1.1 packets, byte for byte: a client that needed an
+  // extension (a property, a broker's own packet or flag) to complete these exchanges fails here.
   name: "Client on 3.1.1: the server sees exactly the 3.1.1 bytes of every exchange " +
-    "[v3.1.1 MQTT-3.1.0-1] [v3.1.1 MQTT-7.1.2-1]",
+    "[v3.1.1 MQTT-3.1.0-1] [v3.1.1 MQTT-7.1.2-1] [v3.1.1 MQTT-7.0.0-2]",
   async fn() {
     await using h = await open();
     equal(h.result.sessionPresent, false);
