@@ -593,9 +593,20 @@ export class WriteBatch implements Output {
     }
   }
 
-  /** Makes room for `n` bytes in the open buffer, sealing a full one and opening another. */
+  /**
+   * Makes room for `n` bytes in the open buffer: grows it (one copy of what it holds) up to
+   * 256 KiB, so that a turn's small packets stay one write (over WebSocket, one frame); past that,
+   * seals it and opens another.
+   */
   #room(n: number): void {
-    if (this.#openLength + n <= this.#open.length) return;
+    const need = this.#openLength + n;
+    if (need <= this.#open.length) return;
+    if (this.#openLength > 0 && need <= MAX_OPEN) {
+      const grown = new Uint8Array(Math.min(MAX_OPEN, Math.max(need, 2 * this.#open.length)));
+      grown.set(this.#open.subarray(0, this.#openLength));
+      this.#open = grown;
+      return;
+    }
     if (this.#openLength > 0) this.#openSize = Math.min(MAX_OPEN, this.#openSize * 2);
     this.#seal();
     this.#open = new Uint8Array(Math.max(this.#openSize, n));

@@ -229,6 +229,33 @@ Deno.test({
     );
 
     await t.step(
+      "the packets queued in one turn go out as one frame, from the first turn of a connection on",
+      async () => {
+        await using b = await bridge();
+        const transport = await connectWebSocket(b.url);
+        const client = await connected(transport, broker, "one-frame");
+        try {
+          const conn = await b.connection(1);
+          const before = conn.framesFromClient;
+          const topic = uniqueTopic("ws-one-frame");
+          // 1,000 QoS 0 publications in one turn: about 40 KB, far past the batch's first buffer.
+          const written = [];
+          for (let i = 0; i < 1000; i++) written.push(client.publish({ topic }, `m${i}`));
+          await Promise.all(written);
+          await client.ping();
+          await pollUntil(client, (e) => e.type === "pong");
+          equal(
+            conn.framesFromClient - before,
+            2,
+            "one frame for the 1,000 PUBLISHes, one for PINGREQ",
+          );
+        } finally {
+          await done(client, transport);
+        }
+      },
+    );
+
+    await t.step(
       "a 1 MiB payload both ways through the bridge, byte for byte [MQTT-6.0.0-2]",
       async () => {
         await using b = await bridge();
