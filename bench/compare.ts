@@ -70,8 +70,12 @@ if (!(rounds >= 1)) throw new Error("rounds must be >= 1");
 for (const w of only) if (!ALL.includes(w)) throw new Error(`unknown workload ${w}`);
 
 async function run(cmd: string, args: string[], cwd?: string) {
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" })
-    .output();
+  const out = await new Deno.Command(cmd, {
+    args,
+    ...(cwd !== undefined ? { cwd } : {}),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   return {
     ok: out.success,
     stdout: new TextDecoder().decode(out.stdout).trim(),
