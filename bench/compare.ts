@@ -190,7 +190,7 @@ async function invoke(side: Side, w: string, round: number): Promise<void> {
   );
 }
 
-function summary(w: string, v: WorkerResult | number | undefined): string {
+function summary(_w: string, v: WorkerResult | number | undefined): string {
   if (v === undefined) return "FAILED";
   if (typeof v === "number") return `${v.toFixed(1)} ms`;
   const s = `${(v.messages / v.seconds).toFixed(0)} msg/s  cpu ${
