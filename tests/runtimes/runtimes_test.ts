@@ -282,8 +282,18 @@ Deno.test({
     const importMs: Record<string, number> = {};
 
     for (const runtime of ["node", "bun", "deno"] as const) {
+      // A developer's machine may lack a runtime: that step is ignored, saying how to install it.
+      // In CI (`.ci/run` installs every runtime first) a missing one fails.
+      let found: RuntimeCommand;
+      try {
+        found = await find(runtime);
+      } catch (e) {
+        if (Deno.env.get("CI") === "true") throw e;
+        console.warn(`Ignoring the ${runtime} step: ${e instanceof Error ? e.message : e}`);
+        await t.step({ name: `on ${runtime}`, ignore: true, fn() {} });
+        continue;
+      }
       await t.step(`on ${runtime}`, async () => {
-        const found = await find(runtime);
         // The publisher's first connection through the proxy is cut after this many bytes to the
         // server: past CONNECT, among the first publications.
         proxy.cutAfter({ toServer: 600 });
