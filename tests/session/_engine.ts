@@ -214,20 +214,39 @@ export interface Row {
   then?: (engine: Engine) => void;
 }
 
-/** Runs the rows of a table, each as a step. */
-export async function runRows(t: Deno.TestContext, rows: readonly Row[]): Promise<void> {
+/** How a table's rows are driven: the default engine and the codec version of what goes in and out. */
+export interface RowKit {
+  /** The engine a row without `setup` starts from. */
+  setup: () => Engine;
+  /** Hands the server's input to the engine; returns the events. */
+  feed: (engine: Engine, input: Packet | Packet[] | Uint8Array) => EngineEvent[];
+  /** The packets the engine queued. */
+  sent: (engine: Engine) => Packet[];
+  /** The violation the input causes, with what came before it. */
+  violation: (
+    engine: Engine,
+    input: Packet | Packet[] | Uint8Array,
+  ) => { error: ProtocolViolationError; before: Packet[]; events: EngineEvent[] };
+}
+
+/** Runs the rows of a table, each as a step (MQTT 5.0 unless `kit` says otherwise). */
+export async function runRows(
+  t: Deno.TestContext,
+  rows: readonly Row[],
+  kit: RowKit = { setup: () => connected(), feed, sent: (e) => sent(e), violation },
+): Promise<void> {
   for (const row of rows) {
     await t.step(row.name, () => {
-      const engine = (row.setup ?? (() => connected()))();
+      const engine = (row.setup ?? kit.setup)();
       if (row.violation === undefined) {
-        const events = feed(engine, row.input);
-        like(sent(engine), row.out ?? [], "packets out");
+        const events = kit.feed(engine, row.input);
+        like(kit.sent(engine), row.out ?? [], "packets out");
         like(events, row.events ?? [], "events");
       } else {
-        const { error, before, events } = violation(engine, row.input);
+        const { error, before, events } = kit.violation(engine, row.input);
         equal(error.reasonCode, row.violation, error.message);
         if (row.statement !== undefined) equal(error.statement, row.statement);
-        like(before, row.out ?? [], "packets out before the DISCONNECT");
+        like(before, row.out ?? [], "packets out before the violation");
         like(events, row.events ?? [], "events before the violation");
       }
       row.then?.(engine);

@@ -13,7 +13,7 @@ import {
   ProtocolViolationError,
   Session,
 } from "../../src/session/mod.ts";
-import { drain, like, T0, thrown } from "../session/_engine.ts";
+import { drain, type Row, runRows, T0, thrown } from "../session/_engine.ts";
 
 export { drain, like, none, T0, thrown } from "../session/_engine.ts";
 
@@ -175,49 +175,17 @@ export function violation4(
   return { error, before, events: drain(engine) };
 }
 
-/**
- * One row of a 3.1.1 behaviour table: an engine set up, input from the server, and what must come
- * out: the packets queued, the events (compared on the fields given), or a violation with its
- * (never sent) reason code and the packets and events before it.
- */
-export interface Row4 {
-  /** The behaviour, with the statement it covers. */
-  name: string;
-  /** The engine, ready for the input. @default {connected4()} */
-  setup?: () => Engine;
-  /** The server's packets (encoded as 3.1.1) or raw bytes. */
-  input: Packet | Packet[] | Uint8Array;
-  /** The packets queued in reply (decoded as 3.1.1). @default {[]} */
-  out?: Partial<Packet>[];
-  /** The events, compared on the fields given. @default {[]} */
-  events?: Partial<EngineEvent>[];
-  /** The reason code the ProtocolViolationError classifies the input with. */
-  violation?: number;
-  /** The statement the violation error names, where it is a 3.1.1 one. */
-  statement?: string;
-  /** Further checks on the engine afterwards. */
-  then?: (engine: Engine) => void;
-}
+/** One row of a 3.1.1 behaviour table: a {@linkcode Row} whose bytes are 3.1.1. */
+export type Row4 = Row;
 
-/** Runs the rows of a table, each as a step. */
-export async function runRows4(t: Deno.TestContext, rows: readonly Row4[]): Promise<void> {
-  for (const row of rows) {
-    await t.step(row.name, () => {
-      const engine = (row.setup ?? (() => connected4()))();
-      if (row.violation === undefined) {
-        const events = feed4(engine, row.input);
-        like(sent4(engine), row.out ?? [], "packets out");
-        like(events, row.events ?? [], "events");
-      } else {
-        const { error, before, events } = violation4(engine, row.input);
-        equal(error.reasonCode, row.violation, error.message);
-        if (row.statement !== undefined) equal(error.statement, row.statement);
-        like(before, row.out ?? [], "packets out before the violation");
-        like(events, row.events ?? [], "events before the violation");
-      }
-      row.then?.(engine);
-    });
-  }
+/** Runs the rows of a 3.1.1 table, each as a step. */
+export function runRows4(t: Deno.TestContext, rows: readonly Row4[]): Promise<void> {
+  return runRows(t, rows, {
+    setup: () => connected4(),
+    feed: feed4,
+    sent: (e) => sent4(e),
+    violation: violation4,
+  });
 }
 
 /**
