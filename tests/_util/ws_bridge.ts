@@ -455,3 +455,35 @@ class StalledServer implements StalledWsServer {
     await this.#done;
   }
 }
+
+/**
+ * The MQTT packets in the bytes of `frames` (one byte stream cut into frames): for each packet,
+ * the frame it starts in and the frame it ends in.
+ */
+export function packetsIn(frames: readonly Uint8Array[]): { first: number; last: number }[] {
+  const frameOf: number[] = [];
+  const bytes: number[] = [];
+  frames.forEach((frame, i) => {
+    for (const b of frame) {
+      bytes.push(b);
+      frameOf.push(i);
+    }
+  });
+  const packets = [];
+  for (let at = 0; at < bytes.length;) {
+    let length = 0;
+    let shift = 0;
+    let p = at + 1;
+    for (;;) {
+      const b = bytes[p++]!;
+      length += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (b < 0x80) break;
+    }
+    const end = p + length;
+    if (end > bytes.length) throw new Error("the frames do not hold whole packets in the end");
+    packets.push({ first: frameOf[at]!, last: frameOf[end - 1]! });
+    at = end;
+  }
+  return packets;
+}

@@ -26,7 +26,12 @@ import {
   type Mosquitto,
   startMosquitto,
 } from "../_util/mosquitto.ts";
-import { startStalledWsServer, startWsBridge, type WsBridgeOptions } from "../_util/ws_bridge.ts";
+import {
+  packetsIn,
+  startStalledWsServer,
+  startWsBridge,
+  type WsBridgeOptions,
+} from "../_util/ws_bridge.ts";
 import { pollUntil, text, uniqueTopic, waitFor } from "../client/_client.ts";
 
 function pattern(length: number, seed: number): Uint8Array {
@@ -94,38 +99,6 @@ async function rejection<T>(
   });
   ok(error instanceof type, `expected ${type.name}, got ${error}`);
   return error;
-}
-
-/**
- * The MQTT packets in the bytes of `frames` (one byte stream cut into frames): for each packet,
- * the frame it starts in and the frame it ends in.
- */
-function packetsIn(frames: readonly Uint8Array[]): { first: number; last: number }[] {
-  const frameOf: number[] = [];
-  const bytes: number[] = [];
-  frames.forEach((frame, i) => {
-    for (const b of frame) {
-      bytes.push(b);
-      frameOf.push(i);
-    }
-  });
-  const packets = [];
-  for (let at = 0; at < bytes.length;) {
-    let length = 0;
-    let shift = 0;
-    let p = at + 1;
-    for (;;) {
-      const b = bytes[p++]!;
-      length += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (b < 0x80) break;
-    }
-    const end = p + length;
-    ok(end <= bytes.length, "the frames hold whole packets in the end");
-    packets.push({ first: frameOf[at]!, last: frameOf[end - 1]! });
-    at = end;
-  }
-  return packets;
 }
 
 /** A `WebSocket` that keeps its last instance, so a test can read `bufferedAmount`. */
