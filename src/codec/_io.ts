@@ -1,6 +1,7 @@
 // The byte reader and writer of the codec: one bounds check per read, no allocation per field.
 
 import { DecodeError, EncodeError } from "./errors.ts";
+import type { Connect } from "./packets.ts";
 import {
   decodeUtf8,
   lastDecodeProblem,
@@ -269,4 +270,24 @@ export function checkInteger(n: number, max: number, what: string, min = 0): voi
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new RangeError(`${what} must be an integer from ${min} to ${max}, got ${n}`);
   }
+}
+
+/**
+ * Writes the CONNECT variable header up to Keep Alive (section 3.1.2): the protocol name "MQTT",
+ * the protocol level (4 for 3.1.1, 5 for 5.0), the Connect Flags and Keep Alive.
+ */
+export function writeConnectHeader(w: Writer, p: Connect, level: 4 | 5): void {
+  w.u16(4);
+  w.u8(0x4d); // M
+  w.u8(0x51); // Q
+  w.u8(0x54); // T
+  w.u8(0x54); // T
+  w.u8(level);
+  const will = p.will;
+  let flags = p.cleanStart ? 0x02 : 0;
+  if (will !== undefined) flags |= 0x04 | ((will.qos ?? 0) << 3) | (will.retain ? 0x20 : 0);
+  if (p.password !== undefined) flags |= 0x40;
+  if (p.username !== undefined) flags |= 0x80;
+  w.u8(flags);
+  w.u16(p.keepAlive ?? 0);
 }

@@ -4,7 +4,13 @@
 import { PacketType, packetTypeName } from "./constants.ts";
 import { EncodeError } from "./errors.ts";
 import type { Connect, Packet, Publish, Subscribe } from "./packets.ts";
-import { checkedBinaryLength, checkedUtf8Length, checkInteger, type Writer } from "./_io.ts";
+import {
+  checkedBinaryLength,
+  checkedUtf8Length,
+  checkInteger,
+  writeConnectHeader,
+  type Writer,
+} from "./_io.ts";
 import { filterProblem, nameProblem, packetIdStatements, V } from "./_v311.ts";
 
 function refuse(type: number, message: string, reasonCode = 0x82, statement?: string): never {
@@ -242,19 +248,8 @@ export function writePublishHead311(w: Writer, p: Publish, rem: number): void {
 }
 
 function writeConnect(w: Writer, p: Connect): void {
-  w.u16(4);
-  w.u8(0x4d); // M
-  w.u8(0x51); // Q
-  w.u8(0x54); // T
-  w.u8(0x54); // T
-  w.u8(4);
+  writeConnectHeader(w, p, 4);
   const will = p.will;
-  let flags = p.cleanStart ? 0x02 : 0;
-  if (will !== undefined) flags |= 0x04 | ((will.qos ?? 0) << 3) | (will.retain ? 0x20 : 0);
-  if (p.password !== undefined) flags |= 0x40;
-  if (p.username !== undefined) flags |= 0x80;
-  w.u8(flags);
-  w.u16(p.keepAlive ?? 0);
   w.utf8(p.clientId);
   if (will !== undefined) {
     w.utf8(will.topic);

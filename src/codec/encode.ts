@@ -16,7 +16,14 @@ import {
 } from "./constants.ts";
 import { EncodeError } from "./errors.ts";
 import type { Connect, Packet, Properties, Publish, Subscribe } from "./packets.ts";
-import { checkedBinaryLength, checkedUtf8Length, checkInteger, vbiLength, Writer } from "./_io.ts";
+import {
+  checkedBinaryLength,
+  checkedUtf8Length,
+  checkInteger,
+  vbiLength,
+  writeConnectHeader,
+  Writer,
+} from "./_io.ts";
 import { measureProperties, WILL, writeProperties } from "./_properties.ts";
 import { isSharedFilter, topicFilterProblem, topicNameProblem } from "./topic.ts";
 import { measure311, write311, writePublishHead311 } from "./_v311_encode.ts";
@@ -142,21 +149,8 @@ function measureConnect(p: Connect, strict: boolean): number {
 }
 
 function writeConnect(w: Writer, p: Connect): void {
-  w.u16(4);
-  w.u8(0x4d); // M
-  w.u8(0x51); // Q
-  w.u8(0x54); // T
-  w.u8(0x54); // T
-  w.u8(5);
+  writeConnectHeader(w, p, 5);
   const will = p.will;
-  let flags = p.cleanStart ? 0x02 : 0;
-  if (will !== undefined) {
-    flags |= 0x04 | ((will.qos ?? 0) << 3) | (will.retain ? 0x20 : 0);
-  }
-  if (p.password !== undefined) flags |= 0x40;
-  if (p.username !== undefined) flags |= 0x80;
-  w.u8(flags);
-  w.u16(p.keepAlive ?? 0);
   w.vbi(propsLength);
   if (propsLength > 0) writeProperties(w, p.properties!);
   w.utf8(p.clientId);
