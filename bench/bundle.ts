@@ -134,8 +134,8 @@ async function analyse(bundle: BrowserBundle): Promise<{ files: Part[]; groups: 
     await layer("src/session/", (s) => s.startsWith("src/session/")),
     await layer("src/client/", (s) => s.startsWith("src/client/")),
     await layer(
-      "src/client/_format.ts + _log.ts",
-      (s) => /src\/client\/_(format|log)\.ts$/.test(s),
+      "trace log (session/_format.ts, client/_log.ts)",
+      (s) => s === "src/session/_format.ts" || s === "src/client/_log.ts",
     ),
     await layer("src/transport/websocket.ts", (s) => s === "src/transport/websocket.ts"),
   ];

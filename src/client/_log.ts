@@ -8,9 +8,9 @@
  * @module
  */
 
-import { decode, type Packet } from "../codec/mod.ts";
+import { decode, type Packet, packetTypeName } from "../codec/mod.ts";
 import type { Logger } from "../session/mod.ts";
-import { formatPacket } from "./_format.ts";
+import { packetFormatter, type PacketFormatting } from "../session/_format.ts";
 
 /** The child of `logger` named `name`, or `logger` itself when it has no children. */
 export function childLogger(logger: Logger, name: string): Logger {
@@ -26,9 +26,10 @@ export function literal(line: string): string {
 }
 
 /**
- * Logs a packet at `trace` on one line: `-> PUBLISH id=3 ...` for one queued to the server (given
- * as its encoded bytes, decoded here, only when trace is on), `<- PUBACK id=3 reason=0x00` for one
- * received. Secrets are redacted and payloads cut by {@linkcode formatPacket}.
+ * Logs a packet at `trace` on one line: `-> PUBLISH id=3` for one queued to the server (given as
+ * its encoded bytes, decoded here, only when trace is on), `<- PUBACK id=3` for one received. A
+ * logger made by `withPacketTrace()` shows the whole packet (`<- PUBACK id=3 reason=0x00`), with
+ * secrets redacted and payloads cut.
  */
 export function tracePacket(
   log: Logger,
@@ -36,15 +37,22 @@ export function tracePacket(
   packet: Packet | Uint8Array,
   protocolVersion: 4 | 5 = 5,
 ): void {
+  const format = (log as PacketFormatting)[packetFormatter] ?? packetName;
   let line: string;
   if (packet instanceof Uint8Array) {
     try {
-      line = formatPacket(decode(packet, { strict: false, protocolVersion }));
+      line = format(decode(packet, { strict: false, protocolVersion }));
     } catch (e) {
       line = `${packet.length} bytes that do not decode: ${e instanceof Error ? e.message : e}`;
     }
   } else {
-    line = formatPacket(packet);
+    line = format(packet);
   }
   log.trace(literal(`${direction} ${line}`));
+}
+
+/** A packet's type and Packet Identifier: `PUBLISH id=3`, `PINGREQ`. */
+function packetName(packet: Packet): string {
+  const id = "packetId" in packet ? packet.packetId : undefined;
+  return id === undefined ? packetTypeName[packet.type] : `${packetTypeName[packet.type]} id=${id}`;
 }

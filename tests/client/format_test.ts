@@ -2,7 +2,7 @@
 
 import { equal, ok } from "node:assert/strict";
 import { type Packet, PacketType } from "../../src/codec/mod.ts";
-import { formatPacket, formatPayload } from "../../src/client/_format.ts";
+import { formatPacket, formatPayload } from "../../src/session/_format.ts";
 
 const te = new TextEncoder();
 

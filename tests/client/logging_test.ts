@@ -13,7 +13,7 @@ import {
   type LogRecord,
   reset,
 } from "@logtape/logtape";
-import { Client, decode, encode, type Packet, PacketType } from "../../mod.ts";
+import { Client, decode, encode, type Packet, PacketType, withPacketTrace } from "../../mod.ts";
 import { connectTcp } from "../../src/transport/mod.ts";
 import { startPeer } from "../_util/peer.ts";
 import { nextEvent, text } from "./_client.ts";
@@ -34,8 +34,14 @@ const IN_TAIL = "INCOMING-TAIL-SECRET-never-logged";
 const METHOD = "TEST-AUTH";
 const TOPIC = "logging/test";
 
-/** Runs the whole exchange with LogTape at `level`; returns the records, rendered two ways. */
-async function run(level: LogLevel): Promise<{ records: LogRecord[]; lines: string[] }> {
+/**
+ * Runs the whole exchange with LogTape at `level` (its logger wrapped by `withPacketTrace()` with
+ * `packets`); returns the records, rendered two ways.
+ */
+async function run(
+  level: LogLevel,
+  packets = false,
+): Promise<{ records: LogRecord[]; lines: string[] }> {
   const records: LogRecord[] = [];
   await configure({
     sinks: { memory: (record) => records.push(record) },
@@ -48,7 +54,8 @@ async function run(level: LogLevel): Promise<{ records: LogRecord[]; lines: stri
     await using peer = await startPeer();
     // The application hands the client its logger; the client logs to its children "client"
     // and "reader".
-    const client = new Client({ logger: getLogger(["mqtt5"]) });
+    const logger = getLogger(["mqtt5"]);
+    const client = new Client({ logger: packets ? withPacketTrace(logger) : logger });
     try {
       const connecting = client.connect(
         await connectTcp({ hostname: peer.hostname, port: peer.port }),
@@ -116,15 +123,20 @@ function assertAbsent(lines: string[], needle: string, what: string): void {
   ok(hit === undefined, `${what} was logged: ${hit}`);
 }
 
-Deno.test("Client logging at trace never shows a password, authentication data or a payload beyond its prefix", async () => {
-  const { records, lines } = await run("trace");
+/** The client's trace lines (not the reader's). */
+function clientTrace(records: LogRecord[]): string[] {
+  return records.filter((r) => r.level === "trace" && r.category[1] === "client")
+    .map((r) => r.message.join(""));
+}
+
+Deno.test("Client logging at trace through withPacketTrace() shows whole packets, never a password, authentication data or a payload beyond its prefix", async () => {
+  const { records, lines } = await run("trace", true);
   ok(records.length > 0);
   for (const secret of SECRETS) assertAbsent(lines, secret, JSON.stringify(secret));
   assertAbsent(lines, OUT_TAIL.slice(0, 8), "the outgoing payload's tail");
   assertAbsent(lines, IN_TAIL.slice(0, 8), "the incoming payload's tail");
 
-  const trace = records.filter((r) => r.level === "trace" && r.category[1] === "client")
-    .map((r) => r.message.join(""));
+  const trace = clientTrace(records);
   const has = (prefix: string) => {
     const line = trace.find((l) => l.startsWith(prefix));
     ok(line !== undefined, `no trace line starts with ${prefix}:\n${trace.join("\n")}`);
@@ -147,6 +159,29 @@ Deno.test("Client logging at trace never shows a password, authentication data o
   has(`<- PUBLISH id=7 qos=1 topic="${TOPIC}" retain=false dup=false payload=`);
   has("-> PUBACK id=7 reason=0x00");
   has("-> DISCONNECT reason=0x00");
+  ok(records.some((r) => r.category[1] === "reader" && r.level === "trace"), "reader traces");
+});
+
+Deno.test("Client logging at trace without withPacketTrace() names each packet and shows none of its fields", async () => {
+  const { records, lines } = await run("trace");
+  for (const secret of SECRETS) assertAbsent(lines, secret, JSON.stringify(secret));
+  for (const payload of [OUT_HEAD, OUT_TAIL, IN_HEAD, IN_TAIL]) {
+    assertAbsent(lines, payload.slice(0, 8), "a payload");
+  }
+  equal(
+    clientTrace(records).join("\n"),
+    [
+      "-> CONNECT",
+      "<- AUTH",
+      "-> AUTH",
+      "<- CONNACK",
+      "-> PUBLISH id=1",
+      "<- PUBACK id=1",
+      "<- PUBLISH id=7",
+      "-> PUBACK id=7",
+      "-> DISCONNECT",
+    ].join("\n"),
+  );
   ok(records.some((r) => r.category[1] === "reader" && r.level === "trace"), "reader traces");
 });
 

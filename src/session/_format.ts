@@ -1,5 +1,6 @@
 /**
- * One-line, human-readable forms of packets for the client's trace log, e.g.
+ * One-line, human-readable forms of packets for the client's trace log (a logger made by
+ * `withPacketTrace()` carries {@linkcode formatPacket} under {@linkcode packetFormatter}), e.g.
  * `PUBLISH id=3 qos=1 topic="a/b" retain=false dup=false props={messageExpiryInterval:60} payload=12B "hello world!"`.
  *
  * Pure and synchronous. Secrets never appear: a CONNECT's Password and every Authentication Data
@@ -18,6 +19,19 @@ import {
   type Subscription,
 } from "../codec/mod.ts";
 
+/**
+ * The key under which a logger made by `withPacketTrace()` carries its packet formatter; the
+ * client's trace lines show whole packets only through it, so that an application that never
+ * asks for them bundles no formatter.
+ */
+export const packetFormatter: unique symbol = Symbol("mqtt5.packetFormatter");
+
+/** A logger that formats packets for its trace lines. */
+export interface PacketFormatting {
+  /** The one-line form of a packet (secrets redacted, payloads cut). */
+  [packetFormatter]?: (packet: Packet) => string;
+}
+
 /** Options of {@linkcode formatPacket}. */
 export interface FormatOptions {
   /**
@@ -29,8 +43,6 @@ export interface FormatOptions {
 
 /** The default number of payload bytes shown. */
 export const PAYLOAD_PREFIX = 32;
-
-const decoder = new TextDecoder();
 
 /** `<redacted N bytes>`: the length of a secret, never its bytes. */
 export function redacted(bytes: Uint8Array): string {
@@ -64,7 +76,7 @@ export function formatPayload(payload: Uint8Array, prefix: number = PAYLOAD_PREF
     if ((payload[back]! & 0xc0) !== 0x80) end = back;
   }
   const head = payload.subarray(0, end);
-  const text = decoder.decode(head);
+  const text = new TextDecoder().decode(head);
   // deno-lint-ignore no-control-regex
   const printable = !/[\u0000-\u0008\u000e-\u001f\u007f\ufffd]/.test(text);
   const shown = printable ? JSON.stringify(text) : hex(head);
