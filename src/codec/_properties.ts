@@ -2,7 +2,7 @@
 // Over 500 lines because the table (27 properties, each with its packets and limits) and the one
 // reader and writer that walk it belong together.
 
-import { PacketType, PropertyId, ReasonCode } from "./constants.ts";
+import { PacketType, packetTypeName } from "./constants.ts";
 import { DecodeError, EncodeError } from "./errors.ts";
 import type { Properties, UserProperty } from "./packets.ts";
 import {
@@ -30,6 +30,9 @@ const enum Kind {
 /** The pseudo packet type of Will Properties in the allowed masks. */
 export const WILL = 0;
 
+/** The identifier of Topic Alias, whose 0 is answered with 0x94 Topic Alias invalid (3.3.2.3.4). */
+const TOPIC_ALIAS = 0x23;
+
 interface PropertyInfo {
   id: number;
   key: keyof Properties;
@@ -46,118 +49,43 @@ interface PropertyInfo {
 const bit = (...types: number[]) => types.reduce((m, t) => m | (1 << t), 0);
 const P = PacketType;
 
+/** The names of the properties whose key does not spell them (a plural, an acronym). */
+const specNames: Record<string, string> = {
+  subscriptionIdentifiers: "Subscription Identifier",
+  maximumQoS: "Maximum QoS",
+  userProperties: "User Property",
+};
+
+/** `topicAliasMaximum` as "Topic Alias Maximum". */
+function words(key: string): string {
+  return key[0]!.toUpperCase() + key.slice(1).replace(/[A-Z]/g, " $&");
+}
+
+/**
+ * The properties (section 2.2.2.2): identifier, key in {@linkcode Properties}, data type, the
+ * packets that may carry it, and its smallest value. Messages name a property by its key in words
+ * (`topicAliasMaximum`: "Topic Alias Maximum"), or as {@linkcode specNames} gives it.
+ */
 const table: PropertyInfo[] = [
+  [0x01, "payloadFormatIndicator", Kind.Flag, bit(P.Publish, WILL), 0],
+  [0x02, "messageExpiryInterval", Kind.U32, bit(P.Publish, WILL), 0],
+  [0x03, "contentType", Kind.Utf8, bit(P.Publish, WILL), 0],
+  [0x08, "responseTopic", Kind.Utf8, bit(P.Publish, WILL), 0],
+  [0x09, "correlationData", Kind.Binary, bit(P.Publish, WILL), 0],
+  [0x0b, "subscriptionIdentifiers", Kind.Vbi, bit(P.Publish, P.Subscribe), 1],
+  [0x11, "sessionExpiryInterval", Kind.U32, bit(P.Connect, P.Connack, P.Disconnect), 0],
+  [0x12, "assignedClientIdentifier", Kind.Utf8, bit(P.Connack), 0],
+  [0x13, "serverKeepAlive", Kind.U16, bit(P.Connack), 0],
+  [0x15, "authenticationMethod", Kind.Utf8, bit(P.Connect, P.Connack, P.Auth), 0],
+  [0x16, "authenticationData", Kind.Binary, bit(P.Connect, P.Connack, P.Auth), 0],
+  [0x17, "requestProblemInformation", Kind.Flag, bit(P.Connect), 0],
+  [0x18, "willDelayInterval", Kind.U32, bit(WILL), 0],
+  [0x19, "requestResponseInformation", Kind.Flag, bit(P.Connect), 0],
+  [0x1a, "responseInformation", Kind.Utf8, bit(P.Connack), 0],
+  [0x1c, "serverReference", Kind.Utf8, bit(P.Connack, P.Disconnect), 0],
   [
-    PropertyId.PayloadFormatIndicator,
-    "payloadFormatIndicator",
-    "Payload Format Indicator",
-    Kind.Flag,
-    bit(P.Publish, WILL),
-    0,
-  ],
-  [
-    PropertyId.MessageExpiryInterval,
-    "messageExpiryInterval",
-    "Message Expiry Interval",
-    Kind.U32,
-    bit(P.Publish, WILL),
-    0,
-  ],
-  [PropertyId.ContentType, "contentType", "Content Type", Kind.Utf8, bit(P.Publish, WILL), 0],
-  [PropertyId.ResponseTopic, "responseTopic", "Response Topic", Kind.Utf8, bit(P.Publish, WILL), 0],
-  [
-    PropertyId.CorrelationData,
-    "correlationData",
-    "Correlation Data",
-    Kind.Binary,
-    bit(P.Publish, WILL),
-    0,
-  ],
-  [
-    PropertyId.SubscriptionIdentifier,
-    "subscriptionIdentifiers",
-    "Subscription Identifier",
-    Kind.Vbi,
-    bit(P.Publish, P.Subscribe),
-    1,
-  ],
-  [
-    PropertyId.SessionExpiryInterval,
-    "sessionExpiryInterval",
-    "Session Expiry Interval",
-    Kind.U32,
-    bit(P.Connect, P.Connack, P.Disconnect),
-    0,
-  ],
-  [
-    PropertyId.AssignedClientIdentifier,
-    "assignedClientIdentifier",
-    "Assigned Client Identifier",
-    Kind.Utf8,
-    bit(P.Connack),
-    0,
-  ],
-  [PropertyId.ServerKeepAlive, "serverKeepAlive", "Server Keep Alive", Kind.U16, bit(P.Connack), 0],
-  [
-    PropertyId.AuthenticationMethod,
-    "authenticationMethod",
-    "Authentication Method",
-    Kind.Utf8,
-    bit(P.Connect, P.Connack, P.Auth),
-    0,
-  ],
-  [
-    PropertyId.AuthenticationData,
-    "authenticationData",
-    "Authentication Data",
-    Kind.Binary,
-    bit(P.Connect, P.Connack, P.Auth),
-    0,
-  ],
-  [
-    PropertyId.RequestProblemInformation,
-    "requestProblemInformation",
-    "Request Problem Information",
-    Kind.Flag,
-    bit(P.Connect),
-    0,
-  ],
-  [
-    PropertyId.WillDelayInterval,
-    "willDelayInterval",
-    "Will Delay Interval",
-    Kind.U32,
-    bit(WILL),
-    0,
-  ],
-  [
-    PropertyId.RequestResponseInformation,
-    "requestResponseInformation",
-    "Request Response Information",
-    Kind.Flag,
-    bit(P.Connect),
-    0,
-  ],
-  [
-    PropertyId.ResponseInformation,
-    "responseInformation",
-    "Response Information",
-    Kind.Utf8,
-    bit(P.Connack),
-    0,
-  ],
-  [
-    PropertyId.ServerReference,
-    "serverReference",
-    "Server Reference",
-    Kind.Utf8,
-    bit(P.Connack, P.Disconnect),
-    0,
-  ],
-  [
-    PropertyId.ReasonString,
+    0x1f,
     "reasonString",
-    "Reason String",
     Kind.Utf8,
     bit(
       P.Connack,
@@ -172,29 +100,14 @@ const table: PropertyInfo[] = [
     ),
     0,
   ],
+  [0x21, "receiveMaximum", Kind.U16, bit(P.Connect, P.Connack), 1],
+  [0x22, "topicAliasMaximum", Kind.U16, bit(P.Connect, P.Connack), 0],
+  [0x23, "topicAlias", Kind.U16, bit(P.Publish), 1],
+  [0x24, "maximumQoS", Kind.Flag, bit(P.Connack), 0],
+  [0x25, "retainAvailable", Kind.Flag, bit(P.Connack), 0],
   [
-    PropertyId.ReceiveMaximum,
-    "receiveMaximum",
-    "Receive Maximum",
-    Kind.U16,
-    bit(P.Connect, P.Connack),
-    1,
-  ],
-  [
-    PropertyId.TopicAliasMaximum,
-    "topicAliasMaximum",
-    "Topic Alias Maximum",
-    Kind.U16,
-    bit(P.Connect, P.Connack),
-    0,
-  ],
-  [PropertyId.TopicAlias, "topicAlias", "Topic Alias", Kind.U16, bit(P.Publish), 1],
-  [PropertyId.MaximumQoS, "maximumQoS", "Maximum QoS", Kind.Flag, bit(P.Connack), 0],
-  [PropertyId.RetainAvailable, "retainAvailable", "Retain Available", Kind.Flag, bit(P.Connack), 0],
-  [
-    PropertyId.UserProperty,
+    0x26,
     "userProperties",
-    "User Property",
     Kind.Pair,
     bit(
       P.Connect,
@@ -214,40 +127,20 @@ const table: PropertyInfo[] = [
     ),
     0,
   ],
-  [
-    PropertyId.MaximumPacketSize,
-    "maximumPacketSize",
-    "Maximum Packet Size",
-    Kind.U32,
-    bit(P.Connect, P.Connack),
-    1,
-  ],
-  [
-    PropertyId.WildcardSubscriptionAvailable,
-    "wildcardSubscriptionAvailable",
-    "Wildcard Subscription Available",
-    Kind.Flag,
-    bit(P.Connack),
-    0,
-  ],
-  [
-    PropertyId.SubscriptionIdentifierAvailable,
-    "subscriptionIdentifierAvailable",
-    "Subscription Identifier Available",
-    Kind.Flag,
-    bit(P.Connack),
-    0,
-  ],
-  [
-    PropertyId.SharedSubscriptionAvailable,
-    "sharedSubscriptionAvailable",
-    "Shared Subscription Available",
-    Kind.Flag,
-    bit(P.Connack),
-    0,
-  ],
-].map(([id, key, name, kind, mask, min], index) =>
-  ({ id, key, name, kind, mask, min, seenBit: 1 << index }) as PropertyInfo
+  [0x27, "maximumPacketSize", Kind.U32, bit(P.Connect, P.Connack), 1],
+  [0x28, "wildcardSubscriptionAvailable", Kind.Flag, bit(P.Connack), 0],
+  [0x29, "subscriptionIdentifierAvailable", Kind.Flag, bit(P.Connack), 0],
+  [0x2a, "sharedSubscriptionAvailable", Kind.Flag, bit(P.Connack), 0],
+].map(([id, key, kind, mask, min], index) =>
+  ({
+    id,
+    key,
+    name: specNames[key as string] ?? words(key as string),
+    kind,
+    mask,
+    min,
+    seenBit: 1 << index,
+  }) as PropertyInfo
 );
 
 const byId: (PropertyInfo | undefined)[] = [];
@@ -257,28 +150,9 @@ for (const info of table) {
   byKey.set(info.key, info);
 }
 
-const typeNames = [
-  "",
-  "CONNECT",
-  "CONNACK",
-  "PUBLISH",
-  "PUBACK",
-  "PUBREC",
-  "PUBREL",
-  "PUBCOMP",
-  "SUBSCRIBE",
-  "SUBACK",
-  "UNSUBSCRIBE",
-  "UNSUBACK",
-  "PINGREQ",
-  "PINGRESP",
-  "DISCONNECT",
-  "AUTH",
-];
-
 /** The name of the packet type (or Will) for messages. */
 function where(type: number): string {
-  return type === WILL ? "Will Properties" : typeNames[type]!;
+  return type === WILL ? "Will Properties" : packetTypeName[type as PacketType];
 }
 
 /** A property on a packet type, for messages: `Topic Alias on PUBLISH`. Only built to throw. */
@@ -404,12 +278,12 @@ function checkNumber(info: PropertyInfo, value: number, type: number): void {
   const what = whatOf(info, type);
   if (typeof value !== "number") throw new TypeError(`${what} must be a number`);
   if (value < info.min && Number.isInteger(value) && value >= 0) {
-    if (info.id === PropertyId.TopicAlias) {
+    if (info.id === TOPIC_ALIAS) {
       // What a receiver answers a Topic Alias of 0 with: 0x94 Topic Alias invalid (3.3.2.3.4).
       throw new EncodeError(
         `Cannot send ${info.name} ${value}: a Topic Alias is from 1 to the receiver's ` +
           "Topic Alias Maximum",
-        ReasonCode.TopicAliasInvalid,
+        0x94,
         "MQTT-3.3.2-8",
       );
     }
@@ -517,11 +391,11 @@ export function readProperties(r: Reader, type: number): Properties | undefined 
         const v = info.kind === Kind.U16 ? r.u16(info.name) : r.u32(info.name);
         if (v < info.min) {
           r.pos = idPos;
-          if (info.id === PropertyId.TopicAlias) {
+          if (info.id === TOPIC_ALIAS) {
             // Answered with 0x94 Topic Alias invalid, not 0x82 (3.3.2.3.4).
             throw new DecodeError(
               `${label(info)} must not be 0`,
-              ReasonCode.TopicAliasInvalid,
+              0x94,
               idPos,
               "MQTT-3.3.2-8",
             );
