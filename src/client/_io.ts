@@ -95,11 +95,14 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
 /**
  * Reads MQTT packets from a byte stream. Cancel-safe: when {@linkcode PacketReader.next} is
  * aborted, a read already under way runs on and its bytes stay in the reader, so the next call
- * completes the same packet. Small packets share read calls (read-ahead into one buffer); a packet
- * larger than the buffer is read straight into a buffer of its own, which grows as the packet's
- * bytes arrive (to at most twice what arrived), so a large length announced but not sent costs no
- * memory. Each packet returned owns its bytes: payloads stay valid after later reads. The packets
- * completed by one read share one copy of their bytes (one allocation per read, not per packet).
+ * completes the same packet. Small packets share read calls (read-ahead into one buffer). A packet
+ * larger than the buffer gathers in the read-ahead buffer (which grows, and is kept for the next
+ * one) until the bytes that arrived are at least an eighth of it; then it gets a buffer of its
+ * own, of its whole length, and the rest is read straight into that buffer. So a large length
+ * announced but not sent costs at most eight times what arrived, the packet's bytes are copied at
+ * most once and only an eighth of them, and each packet touches fresh memory once. Each packet
+ * returned owns its bytes: payloads stay valid after later reads. The packets completed by one
+ * read share one copy of their bytes (one allocation per read, not per packet).
  *
  * @example Reading packets from a stream
  * ```ts
@@ -130,11 +133,11 @@ export class PacketReader {
   #chunkPos = 0;
   #chunkEnd = 0;
   #frameOptions: { maximumPacketSize: number };
-  /** A packet larger than the buffer, being filled. */
+  /** The read-ahead buffer's size when the reader was made (it grows for large packets). */
+  #bufferSize: number;
+  /** A large packet's own buffer, of its whole length, being filled. */
   #big: Uint8Array | undefined;
   #bigFilled = 0;
-  /** The whole length of the packet in `#big` (the buffer grows to it as bytes arrive). */
-  #bigLength = 0;
   #pending: Promise<void> | undefined;
   #eof = false;
   #error: unknown;
@@ -154,7 +157,8 @@ export class PacketReader {
         this.#default = readable.getReader();
       }
     }
-    this.#buf = new Uint8Array(options.bufferSize ?? 65_536);
+    this.#bufferSize = options.bufferSize ?? 65_536;
+    this.#buf = new Uint8Array(this.#bufferSize);
     this.#max = options.maximumPacketSize ?? 268_435_460;
     this.#frameOptions = { maximumPacketSize: this.#max };
     this.#strict = options.strict ?? true;
@@ -222,7 +226,7 @@ export class PacketReader {
     if (this.#chunkPos < this.#chunkEnd) return this.#fromChunk();
     const big = this.#big;
     if (big !== undefined) {
-      if (this.#bigFilled < this.#bigLength) return undefined;
+      if (this.#bigFilled < big.length) return undefined;
       this.#big = undefined;
       this.#bigFilled = 0;
       return this.#decode(big);
@@ -252,21 +256,23 @@ export class PacketReader {
       if (this.#start === this.#end) this.#start = this.#end = 0;
       return this.#fromChunk();
     }
-    if (f.length !== undefined && f.length > this.#buf.length) {
-      // Too large for the read-ahead buffer: read the rest straight into its own buffer.
-      this.#log.debug(
-        "A packet of {length} bytes is larger than the read-ahead buffer: own buffer",
-        {
-          length: f.length,
-        },
-      );
-      // Sized like the read-ahead buffer first: it grows as bytes come, not as the length claims.
-      const own = new Uint8Array(Math.min(f.length, this.#buf.length));
+    const length = f.length ?? 0;
+    if (length > this.#buf.length && available * BIG_RATIO >= length) {
+      // Enough of a large packet arrived to justify its whole length: a buffer of its own, into
+      // which the rest is read straight (its pages are touched only as the bytes come).
+      this.#log.debug("A packet of {length} bytes: own buffer after {available} bytes", {
+        length,
+        available,
+      });
+      const own = new Uint8Array(length);
       own.set(this.#buf.subarray(this.#start, this.#end));
       this.#big = own;
       this.#bigFilled = available;
-      this.#bigLength = f.length;
       this.#start = this.#end = 0;
+      // A read-ahead buffer grown for a very large packet is not kept.
+      if (this.#buf.length > Math.max(KEEP_GROWN, this.#bufferSize)) {
+        this.#buf = new Uint8Array(this.#bufferSize);
+      }
     }
     return undefined;
   }
@@ -299,19 +305,22 @@ export class PacketReader {
     try {
       let target: Uint8Array;
       let offset: number;
-      let big = this.#big;
+      const big = this.#big;
       if (big !== undefined) {
-        if (this.#bigFilled === big.length) {
-          big = this.#big = grow(big, Math.min(this.#bigLength, 2 * big.length));
-        }
         target = big;
         offset = this.#bigFilled;
       } else {
         if (this.#end === this.#buf.length) {
-          // Move the partial packet to the front to make room.
-          this.#buf.copyWithin(0, this.#start, this.#end);
-          this.#end -= this.#start;
-          this.#start = 0;
+          if (this.#start > 0) {
+            // Move the partial packet to the front to make room.
+            this.#buf.copyWithin(0, this.#start, this.#end);
+            this.#end -= this.#start;
+            this.#start = 0;
+          } else {
+            // A large packet not yet justified: the read-ahead buffer doubles (what arrived
+            // stays at least half of it).
+            this.#buf = grow(this.#buf, 2 * this.#buf.length);
+          }
         }
         target = this.#buf;
         offset = this.#end;
@@ -356,7 +365,7 @@ export class PacketReader {
         n = this.#append(value, target, offset);
       }
       this.#bytesRead += n;
-      if (big !== undefined) this.#bigFilled += n;
+      if (this.#big !== undefined) this.#bigFilled += n;
       else this.#end += n;
       if (this.#log.isEnabledFor("trace")) {
         this.#log.trace("Read {n} bytes; {buffered} buffered", { n, buffered: this.buffered });
@@ -371,37 +380,40 @@ export class PacketReader {
     }
   }
 
-  /** Copies a chunk from a default reader into the target, growing the buffer if needed. */
+  /**
+   * Copies a chunk from a default reader into the target; returns how many of its bytes went
+   * there. A large packet's own buffer takes only its bytes, the rest goes to the (then empty)
+   * read-ahead buffer; the read-ahead buffer makes room by moving its partial packet to the front,
+   * then by growing.
+   */
   #append(chunk: Uint8Array, target: Uint8Array, offset: number): number {
-    const big = this.#big;
-    if (big !== undefined && offset + chunk.length > big.length && big.length < this.#bigLength) {
-      const size = Math.min(this.#bigLength, Math.max(2 * big.length, offset + chunk.length));
-      target = this.#big = grow(big, size);
+    if (this.#big !== undefined) {
+      const fits = Math.min(chunk.length, target.length - offset);
+      target.set(chunk.subarray(0, fits), offset);
+      if (fits < chunk.length) {
+        const rest = chunk.subarray(fits);
+        if (rest.length > this.#buf.length) this.#buf = new Uint8Array(rest.length);
+        this.#buf.set(rest);
+        this.#start = 0;
+        this.#end = rest.length;
+        this.#bytesRead += rest.length;
+      }
+      return fits;
     }
     if (offset + chunk.length > target.length) {
-      if (this.#big !== undefined) {
-        // More than the packet: keep the rest for after it.
-        const fits = target.length - offset;
-        target.set(chunk.subarray(0, fits), offset);
-        const rest = chunk.subarray(fits);
-        this.#bigFilled += fits;
-        const whole = this.#big;
-        this.#big = undefined;
-        this.#bigFilled = 0;
-        // Put the finished big packet back in front through a fresh buffer.
-        const buf = new Uint8Array(Math.max(this.#buf.length, whole.length + rest.length));
-        buf.set(whole);
-        buf.set(rest, whole.length);
-        this.#buf = buf;
+      if (this.#start > 0) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+        this.#end -= this.#start;
         this.#start = 0;
-        this.#end = whole.length + rest.length;
-        this.#bytesRead += chunk.length;
-        return 0;
+        offset = this.#end;
       }
-      const grown = new Uint8Array(Math.max(this.#buf.length * 2, offset + chunk.length));
-      grown.set(this.#buf.subarray(0, offset));
-      this.#buf = grown;
-      target = grown;
+      if (offset + chunk.length > this.#buf.length) {
+        const size = Math.max(2 * this.#buf.length, offset + chunk.length);
+        const grown = new Uint8Array(size);
+        grown.set(this.#buf.subarray(0, offset));
+        this.#buf = grown;
+      }
+      target = this.#buf;
     }
     target.set(chunk, offset);
     return chunk.length;
@@ -416,6 +428,14 @@ export class PacketReader {
     }
   }
 }
+
+/**
+ * A large packet gets a buffer of its own once at least this fraction (1 / BIG_RATIO) of it
+ * arrived: a length announced but not sent costs at most this many times what arrived.
+ */
+const BIG_RATIO = 8;
+/** A read-ahead buffer grown for a large packet is kept up to this size. */
+const KEEP_GROWN = 1 << 20;
 
 /** A copy of `bytes` in a larger buffer of `size` bytes. */
 function grow(bytes: Uint8Array, size: number): Uint8Array {
