@@ -156,7 +156,7 @@ Deno.test({
     );
 
     await t.step(
-      "over Mosquitto's WebSocket listener: a 1 MiB publication to the server, in two frames",
+      "over Mosquitto's WebSocket listener: a 1 MiB publication to the server",
       async () => {
         const topic = uniqueTopic("ws-up");
         const receiver = new Client();
@@ -201,30 +201,89 @@ Deno.test({
       },
     );
 
+    /** Publishes 1,000 QoS 0 messages in one turn, then pings: the frame sizes the bridge saw. */
+    const oneTurn = async (name: string, options: { maxFrameSize?: number }) => {
+      await using b = await bridge();
+      const transport = await connectWebSocket(b.url, options);
+      const client = await connected(transport, broker, name);
+      try {
+        const conn = await b.connection(1);
+        const before = conn.framesFromClient;
+        const topic = uniqueTopic(`ws-${name}`);
+        // 1,000 QoS 0 publications in one turn: about 40 KB, far past the batch's first buffer.
+        const written = [];
+        for (let i = 0; i < 1000; i++) written.push(client.publish({ topic }, `m${i}`));
+        await Promise.all(written);
+        await client.ping();
+        await pollUntil(client, (e) => e.type === "pong");
+        return conn.frameSizesFromClient.slice(before);
+      } finally {
+        await done(client, transport);
+      }
+    };
+
     await t.step(
       "the packets queued in one turn go out as one frame, from the first turn of a connection on",
       async () => {
+        const sizes = await oneTurn("one-frame", { maxFrameSize: Infinity });
+        equal(sizes.length, 2, "one frame for the 1,000 PUBLISHes, one for PINGREQ");
+        equal(sizes[1], 2, "PINGREQ");
+      },
+    );
+
+    await t.step(
+      "on Deno's WebSocket, one turn's packets go out as frames of 1024 bytes, every one full",
+      async () => {
+        const sizes = await oneTurn("deno-frames", {});
+        const batch = sizes.slice(0, -1);
+        const total = batch.reduce((a, b) => a + b, 0);
+        ok(total > 30_000, `${total} bytes`);
+        // One write cut into frames: full ones, then the rest; then PINGREQ's.
+        deepStrictEqual(sizes, [
+          ...Array(Math.floor(total / 1024)).fill(1024),
+          ...(total % 1024 === 0 ? [] : [total % 1024]),
+          2,
+        ]);
+      },
+    );
+
+    await t.step(
+      "20 QoS 1 publications of one turn in frames of at most 1024 bytes: Mosquitto acknowledges " +
+        "every one, a PUBLISH across two frames too",
+      async () => {
         await using b = await bridge();
         const transport = await connectWebSocket(b.url);
-        const client = await connected(transport, broker, "one-frame");
+        const client = await connected(transport, broker, "qos1-frames");
         try {
           const conn = await b.connection(1);
           const before = conn.framesFromClient;
-          const topic = uniqueTopic("ws-one-frame");
-          // 1,000 QoS 0 publications in one turn: about 40 KB, far past the batch's first buffer.
-          const written = [];
-          for (let i = 0; i < 1000; i++) written.push(client.publish({ topic }, `m${i}`));
-          await Promise.all(written);
-          await client.ping();
-          await pollUntil(client, (e) => e.type === "pong");
-          equal(
-            conn.framesFromClient - before,
-            2,
-            "one frame for the 1,000 PUBLISHes, one for PINGREQ",
-          );
+          const topic = uniqueTopic("ws-qos1-frames");
+          const payload = pattern(64, 4);
+          for (let i = 0; i < 20; i++) client.publish({ topic, qos: 1 }, payload);
+          // Every PUBLISH acknowledged (0x10: no subscriber), none refused.
+          const acked = new Set<number>();
+          await pollUntil(client, (e) => {
+            if (e.type === "rejected") throw new Error(`refused: 0x${e.reasonCode.toString(16)}`);
+            if (e.type === "acknowledged") acked.add(e.packetId);
+            return acked.size === 20;
+          });
+          const sizes = conn.frameSizesFromClient.slice(before);
+          const total = sizes.reduce((a, b) => a + b, 0);
+          ok(total > 1024 && 1024 % (total / 20) !== 0, `${total} bytes: a PUBLISH spans frames`);
+          deepStrictEqual(sizes, [1024, total - 1024]);
         } finally {
           await done(client, transport);
         }
+      },
+    );
+
+    await t.step(
+      "maxFrameSize: a write larger than it goes out in frames of that size",
+      async () => {
+        const sizes = await oneTurn("max-frame", { maxFrameSize: 4000 });
+        ok(sizes.length > 3, `${sizes.length} frames`);
+        ok(sizes.slice(0, -2).every((n) => n === 4000), sizes.join(" "));
+        ok(sizes.at(-2)! <= 4000);
       },
     );
 
@@ -484,6 +543,7 @@ Deno.test({
   async fn() {
     await rejects(connectWebSocket("ws://127.0.0.1:1", { protocols: [] }), TypeError);
     await rejects(connectWebSocket("ws://127.0.0.1:1", { highWaterMark: -1 }), RangeError);
+    await rejects(connectWebSocket("ws://127.0.0.1:1", { maxFrameSize: 0 }), RangeError);
     await rejects(
       connectWebSocket("ftp://u:p@127.0.0.1:1/"),
       (e) => e instanceof TypeError && !e.message.includes("u:p"),
