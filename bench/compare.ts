@@ -126,6 +126,8 @@ interface WorkerResult {
   messages: number;
   seconds: number;
   cpu: number;
+  /** Absent from trees older than the page-fault probe. */
+  faults?: number;
   brokerCpu: number;
   payloadBytes: number;
   rssStart: number;
@@ -263,6 +265,12 @@ function metricsOf(w: string): Metric[] {
         better: "down",
         digits: 2,
         f: (r) => r.cpu / (r.payloadBytes / MiB) * 1e3,
+      },
+      {
+        name: "page faults/MiB",
+        better: "down",
+        digits: 0,
+        f: (r) => (r.faults ?? NaN) / (r.payloadBytes / MiB),
       },
       peak,
     ];

@@ -50,6 +50,11 @@ export interface WorkerResult {
   seconds: number;
   /** The worker process's CPU time over the timed part (user + system), in seconds. */
   cpu: number;
+  /**
+   * Minor page faults of the worker process over the timed part (memory touched for the first
+   * time: fresh buffers, and the kernel copying into them); absent from older workers.
+   */
+  faults?: number;
   /** The broker's CPU time over the timed part, in seconds (0 when unknown). */
   brokerCpu: number;
   /** Payload bytes received in the timed part. */
@@ -76,6 +81,12 @@ export function cpuSeconds(pid: number | "self" = "self"): number {
   // Fields after the command name, which is in parentheses and may hold spaces.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** Minor page faults of this process so far, from `/proc/self/stat`. */
+export function minorFaults(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
 }
 
 /** A field of `/proc/self/status` in bytes (`VmRSS`, `VmHWM`). */
@@ -149,12 +160,14 @@ export async function measure(cfg: WorkerConfig, w: Workload): Promise<WorkerRes
     if (cfg.warmup > 0) await w.throughput(cfg.warmup);
     const bytesBefore = w.payloadBytes();
     const cpu0 = cpuSeconds();
+    const faults0 = minorFaults();
     const broker0 = brokerCpuSeconds(cfg.brokerPid);
     const ms = await w.throughput(cfg.count);
     return {
       messages: cfg.count,
       seconds: ms / 1000,
       cpu: cpuSeconds() - cpu0,
+      faults: minorFaults() - faults0,
       brokerCpu: brokerCpuSeconds(cfg.brokerPid) - broker0,
       payloadBytes: w.payloadBytes() - bytesBefore,
       rssStart,
@@ -166,6 +179,7 @@ export async function measure(cfg: WorkerConfig, w: Workload): Promise<WorkerRes
   }
   if (cfg.warmup > 0) await w.latency(cfg.warmup);
   const cpu0 = cpuSeconds();
+  const faults0 = minorFaults();
   const broker0 = brokerCpuSeconds(cfg.brokerPid);
   const t0 = performance.now();
   const times = await w.latency(cfg.count);
@@ -175,6 +189,7 @@ export async function measure(cfg: WorkerConfig, w: Workload): Promise<WorkerRes
     messages: cfg.count,
     seconds: ms / 1000,
     cpu: cpuSeconds() - cpu0,
+    faults: minorFaults() - faults0,
     brokerCpu: brokerCpuSeconds(cfg.brokerPid) - broker0,
     payloadBytes: cfg.count * cfg.size,
     rssStart,

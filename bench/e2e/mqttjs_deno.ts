@@ -6,11 +6,12 @@
  */
 
 import mqtt from "mqtt";
-import { cpuFromStat, memoryFromStatus, run } from "../node/mqttjs_driver.mjs";
+import { cpuFromStat, faultsFromStat, memoryFromStatus, run } from "../node/mqttjs_driver.mjs";
 import { readConfig } from "./_common.ts";
 
 const probe = {
   cpu: () => cpuFromStat(Deno.readTextFileSync("/proc/self/stat")),
+  faults: () => faultsFromStat(Deno.readTextFileSync("/proc/self/stat")),
   cpuOf: (pid: number) => cpuFromStat(Deno.readTextFileSync(`/proc/${pid}/stat`)),
   memory: (name: string) => memoryFromStatus(Deno.readTextFileSync("/proc/self/status"), name),
 };

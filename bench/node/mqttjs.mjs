@@ -3,13 +3,14 @@
 
 import { readFileSync } from "node:fs";
 import mqtt from "mqtt";
-import { cpuFromStat, memoryFromStatus, run } from "./mqttjs_driver.mjs";
+import { cpuFromStat, faultsFromStat, memoryFromStatus, run } from "./mqttjs_driver.mjs";
 
 const probe = {
   cpu() {
     const usage = process.cpuUsage();
     return (usage.user + usage.system) / 1e6;
   },
+  faults: () => faultsFromStat(readFileSync("/proc/self/stat", "utf8")),
   cpuOf: (pid) => cpuFromStat(readFileSync(`/proc/${pid}/stat`, "utf8")),
   memory: (name) => memoryFromStatus(readFileSync("/proc/self/status", "utf8"), name),
 };

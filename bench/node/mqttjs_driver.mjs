@@ -9,11 +9,12 @@
 
 /**
  * Runs the workload `cfg` with the `mqtt` module given; `probe` reads the process's CPU seconds
- * (`cpu()`), another process's (`cpuOf(pid)`) and `/proc/self/status` fields (`memory(name)`).
+ * (`cpu()`), another process's (`cpuOf(pid)`), its minor page faults (`faults()`) and
+ * `/proc/self/status` fields (`memory(name)`).
  *
  * @param {any} mqtt
  * @param {import("../e2e/_common.ts").WorkerConfig} cfg
- * @param {{ cpu(): number; cpuOf(pid: number): number; memory(name: string): number }} probe
+ * @param {{ cpu(): number; cpuOf(pid: number): number; faults(): number; memory(name: string): number }} probe
  * @returns {Promise<import("../e2e/_common.ts").WorkerResult>}
  */
 export async function run(mqtt, cfg, probe) {
@@ -136,12 +137,14 @@ export async function run(mqtt, cfg, probe) {
     const refusedBefore = refused;
     maxInFlight = 0;
     const cpu0 = probe.cpu();
+    const faults0 = probe.faults();
     const broker0 = cfg.brokerPid > 0 ? probe.cpuOf(cfg.brokerPid) : 0;
     const ms = await throughput(cfg.count);
     result = {
       messages: cfg.count,
       seconds: ms / 1000,
       cpu: probe.cpu() - cpu0,
+      faults: probe.faults() - faults0,
       brokerCpu: cfg.brokerPid > 0 ? probe.cpuOf(cfg.brokerPid) - broker0 : 0,
       payloadBytes: payloadBytes - bytesBefore,
       rssStart,
@@ -153,6 +156,7 @@ export async function run(mqtt, cfg, probe) {
   } else {
     if (cfg.warmup > 0) await latency(cfg.warmup);
     const cpu0 = probe.cpu();
+    const faults0 = probe.faults();
     const broker0 = cfg.brokerPid > 0 ? probe.cpuOf(cfg.brokerPid) : 0;
     const t0 = performance.now();
     const times = await latency(cfg.count);
@@ -164,6 +168,7 @@ export async function run(mqtt, cfg, probe) {
       messages: cfg.count,
       seconds: ms / 1000,
       cpu: probe.cpu() - cpu0,
+      faults: probe.faults() - faults0,
       brokerCpu: cfg.brokerPid > 0 ? probe.cpuOf(cfg.brokerPid) - broker0 : 0,
       payloadBytes: cfg.count * cfg.size,
       rssStart,
@@ -189,6 +194,16 @@ export async function run(mqtt, cfg, probe) {
 export function cpuFromStat(stat) {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Minor page faults of a process from the text of its `/proc/<pid>/stat`.
+ *
+ * @param {string} stat
+ * @returns {number}
+ */
+export function faultsFromStat(stat) {
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
 }
 
 /**
