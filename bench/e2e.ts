@@ -3,7 +3,8 @@
  * each client in a process of its own, at least three times, and prints the medians with their
  * ratios as a Markdown table (see BENCHMARKS.md for the method).
  *
- * Clients: `raw` (the ceiling: pre-encoded packets on a plain socket, `e2e/raw.ts`), `mqtt5` (this
+ * Clients: `raw` (the ceiling: pre-encoded packets on a plain socket, `e2e/raw.ts`), `raw-owned`
+ * (the same, copying each received PUBLISH into a fresh buffer; 1 MiB workload only), `mqtt5` (this
  * library, `e2e/mqtt5.ts`), `mqttjs-node` (MQTT.js on Node, the baseline, `node/mqttjs.mjs`) and
  * `mqttjs-deno` (MQTT.js under Deno, `e2e/mqttjs_deno.ts`).
  *
@@ -33,8 +34,10 @@ const quick = flags.has("quick");
 const cpuProf = flags.has("cpu-prof");
 const direct = flags.has("direct");
 
-type ClientName = "raw" | "mqtt5" | "mqttjs-node" | "mqttjs-deno";
-const CLIENTS: ClientName[] = ["raw", "mqtt5", "mqttjs-node", "mqttjs-deno"];
+type ClientName = "raw" | "raw-owned" | "mqtt5" | "mqttjs-node" | "mqttjs-deno";
+const CLIENTS: ClientName[] = ["raw", "raw-owned", "mqtt5", "mqttjs-node", "mqttjs-deno"];
+/** Clients that run only the 1 MiB workload (where what they measure differs from `raw`). */
+const LARGE_ONLY: ClientName[] = ["raw-owned"];
 const clients = (flags.get("clients")?.split(",") ?? CLIENTS) as ClientName[];
 
 /** The broker a workload runs on. */
@@ -189,6 +192,7 @@ function command(client: ClientName, cfg: WorkerConfig, label: string): Deno.Com
   const deno = Deno.execPath();
   switch (client) {
     case "raw":
+    case "raw-owned":
       return new Deno.Command(deno, {
         args: ["run", ...DENO_PERMISSIONS, path("e2e/raw.ts"), arg],
       });
@@ -241,6 +245,7 @@ async function runWorker(client: ClientName, w: Workload, run: number): Promise<
     clientId: id,
     brokerPid: pids[w.broker],
     direct,
+    owned: client === "raw-owned",
   };
   const output = await withTimeout(
     command(client, cfg, id).output(),
@@ -297,6 +302,7 @@ const started = Date.now();
 for (let run = 1; run <= runs; run++) {
   for (const w of workloads) {
     for (const client of clients) {
+      if (LARGE_ONLY.includes(client) && w.size <= 1024) continue;
       const r = await runWorker(client, w, run);
       const key = `${w.name}/${client}`;
       results.set(key, [...(results.get(key) ?? []), r]);
@@ -312,7 +318,7 @@ for (let run = 1; run <= runs; run++) {
     }
   }
   if (only === undefined || only.includes("import")) {
-    for (const client of clients.filter((c) => c !== "raw")) {
+    for (const client of clients.filter((c) => c !== "raw" && c !== "raw-owned")) {
       imports.set(client, [...(imports.get(client) ?? []), await importTime(client)]);
     }
   }
@@ -457,11 +463,13 @@ const header = [
   "workload",
   "metric",
   "raw",
+  "raw, owned",
   "mqtt5",
   "MQTT.js Node",
   "MQTT.js Deno",
   "mqtt5 / MQTT.js Node",
   "mqtt5 / raw",
+  "mqtt5 / raw, owned",
   "goal",
 ];
 const lines = [
@@ -481,10 +489,12 @@ for (const row of rows) {
   }).join("; ");
   lines.push(
     `| ${row.workload} | ${row.metric} | ${fmt(v.raw, row.digits)} | ${
-      fmt(v.mqtt5, row.digits)
-    } | ${fmt(v["mqttjs-node"], row.digits)} | ${fmt(v["mqttjs-deno"], row.digits)} | ${
-      fmt(vsNode, 2)
-    } | ${fmt(vsRaw, 2)} | ${goal} |`,
+      fmt(v["raw-owned"], row.digits)
+    } | ${fmt(v.mqtt5, row.digits)} | ${fmt(v["mqttjs-node"], row.digits)} | ${
+      fmt(v["mqttjs-deno"], row.digits)
+    } | ${fmt(vsNode, 2)} | ${fmt(vsRaw, 2)} | ${
+      fmt(ratio(v.mqtt5, v["raw-owned"]), 2)
+    } | ${goal} |`,
   );
 }
 async function versionOf(cmd: string, args: string[]): Promise<string> {

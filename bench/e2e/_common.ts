@@ -32,6 +32,8 @@ export interface WorkerConfig {
   username: string;
   /** The password. */
   password: string;
+  /** raw only: the subscriber copies each PUBLISH into a fresh buffer (`raw-owned`). */
+  owned?: boolean;
   /** mqtt5 only: connect with `connectTcp({ direct: true })`. */
   direct?: boolean;
   /** The topic, unique to this worker. */

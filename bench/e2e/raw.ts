@@ -8,6 +8,11 @@
  * PUBACK / PUBREC / PUBREL / PUBCOMP answered, all in the same window as the clients. The answers
  * and the publications that acknowledgements make room for go out in one write per read.
  *
+ * With `owned` in the configuration (the `raw-owned` client), the subscriber also copies each
+ * PUBLISH it receives into a fresh buffer of its own, as any client that hands the application a
+ * payload it may keep must: the cost of that memory is the floor of such a client, which the plain
+ * raw path (skipping large payloads unread) does not pay.
+ *
  * @module
  */
 
@@ -40,9 +45,16 @@ class RawReader {
   #start = 0;
   #end = 0;
   #skip = 0;
+  #owned: boolean;
+  /** The packet being copied (owned mode): skipped bytes go there too. */
+  #own: Uint8Array | undefined;
+  #ownAt = 0;
+  /** The last PUBLISH copied (owned mode), kept until the next one as an application might. */
+  kept: Uint8Array | undefined;
 
-  constructor(conn: Deno.Conn) {
+  constructor(conn: Deno.Conn, owned = false) {
     this.#conn = conn;
+    this.#owned = owned;
   }
 
   /** Reads once and hands each packet to `onPacket`; `false` at the end of the stream. */
@@ -67,6 +79,11 @@ class RawReader {
     let p = this.#start;
     if (this.#skip > 0) {
       const s = Math.min(this.#skip, end - p);
+      if (this.#own !== undefined) {
+        this.#own.set(b.subarray(p, p + s), this.#ownAt);
+        this.#ownAt += s;
+        if (this.#ownAt === this.#own.length) this.kept = this.#own;
+      }
       this.#skip -= s;
       p += s;
     }
@@ -88,6 +105,7 @@ class RawReader {
       const body = p + i + 1;
       const total = i + 1 + remaining;
       if (p + total <= end) {
+        if (this.#owned && b[p]! >> 4 === PacketType.Publish) this.kept = b.slice(p, p + total);
         onPacket(b[p]!, b, body, remaining);
         p += total;
         continue;
@@ -96,6 +114,11 @@ class RawReader {
         // Too large for the buffer: hand over its head, skip the rest as it comes.
         if (body + Math.min(remaining, HEAD) > end) break;
         onPacket(b[p]!, b, body, remaining);
+        if (this.#owned) {
+          this.#own = new Uint8Array(total);
+          this.#own.set(b.subarray(p, end));
+          this.#ownAt = end - p;
+        }
         this.#skip = p + total - end;
         p = end;
       }
@@ -146,7 +169,7 @@ async function connect(id: string): Promise<[Deno.Conn, RawReader]> {
       password: new TextEncoder().encode(cfg.password),
     }),
   );
-  const reader = new RawReader(conn);
+  const reader = new RawReader(conn, cfg.owned ?? false);
   let connack: Uint8Array | undefined;
   while (connack === undefined) {
     if (!await reader.read((_f, b, body, rem) => connack = b.slice(body - 2, body + rem))) {
