@@ -13,7 +13,8 @@
  * `--raw` (also the ceilings: pre-encoded packets on `node:net` and on the runtime's WebSocket),
  * `--bridge` (also `connectWebSocket` through `tests/_util/ws_bridge.ts`, a Deno WebSocket-to-TCP
  * bridge in this process), `--inflight=N` (Mosquitto's `max_inflight_messages`, announced as the
- * Receive Maximum), `--json=FILE` (every result).
+ * Receive Maximum), `--unsplit` (also `connectWebSocket` with `maxFrameSize: 1e9`: one frame per
+ * write, as before frames were capped at 1024 bytes on Deno), `--json=FILE` (every result).
  *
  * @module
  */
@@ -45,7 +46,8 @@ function command(runtime: Runtime, script: string): { command: string; args: str
     case "deno":
       return {
         command: Deno.execPath(),
-        args: ["run", "--no-config", "--no-lock", "--allow-net=127.0.0.1", script],
+        // Reading another process's /proc/<pid>/stat (Mosquitto's CPU time) takes --allow-all.
+        args: ["run", "--no-config", "--no-lock", "--allow-all", script],
       };
     case "node":
       // Node 20 has its WebSocket (undici's) behind a flag; 22 has it by default.
@@ -93,6 +95,21 @@ async function runWorker(runtime: Runtime, script: string, cfg: WorkerConfig) {
   }
 }
 
+/** The pid of the Mosquitto whose config file is in `dir`, found in /proc (0: not found). */
+function brokerPid(dir: string): number {
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).includes(`${dir}/mosquitto.conf`)) {
+        return Number(entry.name);
+      }
+    } catch {
+      // The process is gone.
+    }
+  }
+  return 0;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -116,11 +133,15 @@ const jobs: Job[] = [
   { mode: "tcp", label: "tcp" },
   { mode: "ws", label: "ws", url: wsUrl },
 ];
+if (flags.has("unsplit")) {
+  jobs.push({ mode: "ws", label: "ws-unsplit", url: wsUrl, maxFrameSize: 1e9 });
+}
 if (bridge !== undefined) jobs.push({ mode: "ws", label: "bridge", url: bridge.url });
 if (flags.has("raw")) {
   jobs.push({ mode: "raw-tcp", label: "raw-tcp" }, { mode: "raw-ws", label: "raw-ws", url: wsUrl });
 }
 
+const pid = brokerPid(broker.dir);
 const id = `wsb-${crypto.randomUUID().slice(0, 8)}`;
 const all: Record<string, Record<string, JobResult[]>> = {};
 const versions: Record<string, string> = {};
@@ -136,6 +157,7 @@ for (let round = 0; round < runs; round++) {
       count,
       warmup: Math.min(1_000, count),
       size: 64,
+      brokerPid: pid,
       jobs: order,
     });
     versions[runtime] = report.version;
@@ -169,7 +191,10 @@ for (const runtime of runtimes) {
     } | ${ratio.toFixed(2)} |`,
   );
 }
-console.log("\nPer message (medians): client CPU µs; WebSocket frames sent / received; timers");
+console.log(
+  "\nPer message (medians): client CPU µs, Mosquitto CPU µs (10 ms ticks); WebSocket frames " +
+    "sent / received; timers",
+);
 for (const runtime of runtimes) {
   const parts = labels.map((l) => {
     const rs = all[runtime]![l]!;
@@ -177,7 +202,9 @@ for (const runtime of runtimes) {
     const ws = rs[0]!.framesSentPerMessage === undefined
       ? ""
       : ` frames ${m((r) => r.framesSentPerMessage)}/${m((r) => r.framesReceivedPerMessage)}`;
-    return `${l}: cpu ${m((r) => r.cpuUsPerMessage)}${ws} timers ${m((r) => r.timersPerMessage)}`;
+    return `${l}: cpu ${m((r) => r.cpuUsPerMessage)} broker ${
+      m((r) => r.brokerCpuUsPerMessage)
+    }${ws} timers ${m((r) => r.timersPerMessage)}`;
   });
   console.log(`  ${runtime}: ${parts.join("; ")}`);
 }

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { readFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import process from "node:process";
 import { Client, connectTcp, encode, PacketType, type Transport } from "../../mod.ts";
@@ -32,6 +33,8 @@ export interface Job {
   label: string;
   /** The URL of the WebSocket modes. */
   url?: string;
+  /** `ws` mode: `connectWebSocket`'s `maxFrameSize` (its default when absent). */
+  maxFrameSize?: number;
 }
 
 /** The settings the runner passes as JSON in the first argument. */
@@ -49,6 +52,8 @@ export interface WorkerConfig {
   warmup: number;
   /** Payload bytes per message. */
   size: number;
+  /** Mosquitto's process id, to read its CPU time from `/proc` (0: not read). */
+  brokerPid: number;
   /** The measurements, in order. */
   jobs: Job[];
 }
@@ -61,6 +66,8 @@ export interface JobResult {
   rate: number;
   /** The worker process's CPU time per timed message (user + system), in microseconds. */
   cpuUsPerMessage: number;
+  /** Mosquitto's CPU time per timed message, in microseconds (0 when not read). */
+  brokerCpuUsPerMessage: number;
   /** The server's Receive Maximum: the publications kept in flight. */
   window: number;
   /** WebSocket modes: frames sent, per timed message. */
@@ -129,6 +136,14 @@ function cpuMicros(): number {
   return user + system;
 }
 
+/** Mosquitto's user + system CPU time in microseconds, from `/proc/<pid>/stat` (ticks of 10 ms). */
+function brokerCpuMicros(): number {
+  if (config.brokerPid === 0) return 0;
+  const stat = readFileSync(`/proc/${config.brokerPid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 /** Times `run(warmup)` then `run(count)`; the counters cover the timed part. */
 async function timed(
   job: Job,
@@ -142,17 +157,20 @@ async function timed(
     counts.timers =
       0;
   const cpu0 = cpuMicros();
+  const broker0 = brokerCpuMicros();
   const t0 = performance.now();
   await run(config.count);
   const ms = performance.now() - t0;
   const n = config.count;
   const cpu = cpuMicros() - cpu0;
+  const brokerCpu = brokerCpuMicros() - broker0;
   const ws = job.mode === "ws" || job.mode === "raw-ws";
   return {
     label: job.label,
     mode: job.mode,
     rate: Math.round(n / (ms / 1000)),
     cpuUsPerMessage: Math.round(cpu / n * 10) / 10,
+    brokerCpuUsPerMessage: Math.round(brokerCpu / n * 10) / 10,
     window,
     ...(ws
       ? {
@@ -382,6 +400,7 @@ for (const job of config.jobs) {
           job,
           () =>
             connectWebSocket(job.url!, {
+              ...(job.maxFrameSize === undefined ? {} : { maxFrameSize: job.maxFrameSize }),
               WebSocket: countingWebSocket as unknown as new (
                 url: string,
                 protocols: string[],
