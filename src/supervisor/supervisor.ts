@@ -239,8 +239,10 @@ export class Supervisor implements AsyncDisposable {
     this.#ready.promise.catch(() => {});
     this.#stop.signal.addEventListener("abort", () => this.#wake.abort(), { once: true });
     if (signal !== undefined) {
-      if (signal.aborted) this.#stop.abort();
-      else {
+      if (signal.aborted) {
+        this.#stopError = new SupervisorStoppedError("The supervisor's signal was aborted");
+        this.#stop.abort(this.#stopError);
+      } else {
         const onAbort = () => void this.stop();
         signal.addEventListener("abort", onAbort, { once: true });
         this.#stop.signal.addEventListener(
@@ -1373,6 +1375,9 @@ export class Supervisor implements AsyncDisposable {
     this.#listeners.clear();
     for (const response of this.#responses.values()) response.reject(stopped);
     this.#responses.clear();
+    // ready() rejects from now on, also where the last connection had resolved it.
+    this.#ready = deferred<void>();
+    this.#ready.promise.catch(() => {});
     this.#ready.reject(stopped);
     this.#emit({ type: "stopped" });
   }
