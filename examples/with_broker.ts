@@ -4,7 +4,7 @@
  * the broker.
  *
  * `deno run -P=demo examples/with_broker.ts [demo | request_response | session_recovery | manual_ack |
- * keepalive_loop | engine]` (`deno task demo` runs the demo).
+ * keepalive_loop | engine | v311 | sensor | rpc]` (`deno task demo` runs the demo).
  *
  * @module
  */
@@ -16,8 +16,26 @@ import { engineExample } from "./engine.ts";
 import { keepaliveLoop } from "./keepalive_loop.ts";
 import { manualAck } from "./manual_ack.ts";
 import { requestResponse } from "./request_response.ts";
+import { rpc } from "./rpc.ts";
+import { sensor } from "./sensor.ts";
 import { sessionRecovery } from "./session_recovery.ts";
 import { v311 } from "./v311.ts";
+
+/** The broker's address and login, as the examples take them. */
+interface Server {
+  hostname: string;
+  port: number;
+  username: string;
+  password: string;
+}
+
+/** The broker as a URL with its login, for the examples on the supervisor. */
+function url(server: Server): string {
+  const href = new URL(`mqtt://${server.hostname}:${server.port}`);
+  href.username = server.username; // percent-encoded by URL
+  href.password = server.password;
+  return href.href;
+}
 
 const examples = {
   demo,
@@ -27,6 +45,8 @@ const examples = {
   keepalive_loop: keepaliveLoop,
   engine: engineExample,
   v311,
+  sensor: (s: Server) => sensor({ url: url(s), count: 5, interval: 200 }),
+  rpc: (s: Server) => rpc({ url: url(s) }),
 } as const;
 const name = (Deno.args[0] ?? "demo") as keyof typeof examples;
 const run = examples[name];
