@@ -9,10 +9,13 @@ import { manualAck } from "../../examples/manual_ack.ts";
 import { v311 } from "../../examples/v311.ts";
 import { keepaliveLoop } from "../../examples/keepalive_loop.ts";
 import { engineExample } from "../../examples/engine.ts";
+// Loaded here so that the README's run-loop block, imported at run time, needs no read permission.
+import "../../src/supervisor/mod.ts";
 
 const readme = new URL("../../README.md", import.meta.url);
 const modUrl = new URL("../../mod.ts", import.meta.url).href;
 const engineUrl = new URL("../../src/session/mod.ts", import.meta.url).href;
+const supervisorUrl = new URL("../../src/supervisor/mod.ts", import.meta.url).href;
 
 /** The fenced ```ts blocks of the README that are not marked `ignore`. */
 async function readmeBlocks(): Promise<string[]> {
@@ -142,7 +145,9 @@ Deno.test({
         const code = block
           .replaceAll('"./mod.ts"', JSON.stringify(modUrl))
           .replaceAll('"@scope/mqtt5/engine"', JSON.stringify(engineUrl))
-          .replaceAll("port: 1883", `port: ${broker.port}`);
+          .replaceAll('"@scope/mqtt5/supervisor"', JSON.stringify(supervisorUrl))
+          .replaceAll("port: 1883", `port: ${broker.port}`)
+          .replaceAll("127.0.0.1:1883", `127.0.0.1:${broker.port}`);
         assert.notEqual(
           code,
           block,
@@ -158,7 +163,8 @@ Deno.test({
         } finally {
           console.log = log;
         }
-        if (i === 0) assert.deepEqual(printed, ["readme/hello Hello World!"]);
+        // The first example, in its short form (the run loop) and its explicit form.
+        if (i <= 1) assert.deepEqual(printed, ["readme/hello Hello World!"], `README block ${i}`);
         if (block.includes('"@scope/mqtt5/engine"')) {
           // The engine's block: no I/O, time passed in; what it prints is what its comments say.
           assert.deepEqual(printed, ["connected", "acknowledged", "30010", "192,0"]);
