@@ -7,15 +7,24 @@
 
 import type {
   OutgoingFlight,
+  SessionChange,
   SessionState,
   StoredPublication,
   SubscriptionRecord,
 } from "./session.ts";
 
-/** The state of a session with its indexes, and the transitions the engine makes. */
-export class SessionStore {
+/**
+ * The state of a session with its indexes, and the transitions the engine makes. (Named
+ * `SessionData`, not `SessionStore`: that is the public interface of durable stores.)
+ */
+export class SessionData {
   /** The state, as plain data. */
   readonly state: SessionState;
+  /**
+   * The journal: each transition as a {@linkcode SessionChange}, while journaling is on (an
+   * array), for a driver to make durable; `undefined` (off) costs each transition one check.
+   */
+  journal: SessionChange[] | undefined;
   /** Outgoing flights by Packet Identifier: an index over `state.outgoing`. */
   #byId = new Map<number, OutgoingFlight>();
   /** The incoming QoS 2 Packet Identifiers: an index over `state.incoming`. */
@@ -36,11 +45,19 @@ export class SessionStore {
 
   /** Forgets everything but the client identifier (Clean Start, or a server without the session). */
   clear(): void {
+    this.journal?.push({ op: "clear" });
     this.state.outgoing = [];
     this.#byId.clear();
     this.state.incoming = [];
     this.#incoming.clear();
     this.state.subscriptions = [];
+  }
+
+  /** Sets the client identifier (the one the server assigned, or the one connected with). */
+  setClientId(clientId: string): void {
+    if (clientId === this.state.clientId) return;
+    this.state.clientId = clientId;
+    this.journal?.push({ op: "client-id", clientId });
   }
 
   /** The outgoing flight of a Packet Identifier, if it is in flight. */
@@ -74,6 +91,7 @@ export class SessionStore {
     };
     this.state.outgoing.push(flight);
     this.#byId.set(packetId, flight);
+    this.journal?.push({ op: "publish", packetId, publication });
     return flight;
   }
 
@@ -82,6 +100,7 @@ export class SessionStore {
     const flight = this.#byId.get(packetId);
     if (flight === undefined) return undefined;
     this.#byId.delete(packetId);
+    this.journal?.push({ op: "completed", packetId });
     const list = this.state.outgoing;
     // Acknowledgements mostly come in order, so the flight is usually the first (and shift() is
     // cheap where splice() moves every other flight).
@@ -97,6 +116,7 @@ export class SessionStore {
   released(flight: OutgoingFlight): void {
     flight.state = "awaiting-pubcomp";
     delete flight.publication;
+    this.journal?.push({ op: "released", packetId: flight.packetId });
   }
 
   /** Whether an incoming QoS 2 Packet Identifier awaits its PUBREL. */
@@ -109,11 +129,13 @@ export class SessionStore {
     if (this.#incoming.has(packetId)) return;
     this.#incoming.add(packetId);
     this.state.incoming.push(packetId);
+    this.journal?.push({ op: "incoming", packetId });
   }
 
   /** Forgets an incoming QoS 2 Packet Identifier (PUBREL came); whether it was known. */
   removeIncoming(packetId: number): boolean {
     if (!this.#incoming.delete(packetId)) return false;
+    this.journal?.push({ op: "incoming-done", packetId });
     const list = this.state.incoming;
     // PUBRELs mostly come in order, so the id is usually the first.
     if (list[0] === packetId) list.shift();
@@ -123,6 +145,7 @@ export class SessionStore {
 
   /** Records subscriptions acknowledged by the server (replacing ones with the same filter). */
   recordSubscriptions(records: SubscriptionRecord[]): void {
+    if (records.length > 0) this.journal?.push({ op: "subscribed", records });
     for (const r of records) {
       const list = this.state.subscriptions;
       const i = list.findIndex((s) => s.filter === r.filter);
@@ -133,6 +156,7 @@ export class SessionStore {
 
   /** Forgets subscriptions removed by an UNSUBSCRIBE. */
   forgetSubscriptions(filters: string[]): void {
+    if (filters.length > 0) this.journal?.push({ op: "unsubscribed", filters });
     this.state.subscriptions = this.state.subscriptions.filter((s) => !filters.includes(s.filter));
   }
 }

@@ -15,7 +15,7 @@ import {
   type Pubcomp,
   type Pubrec,
 } from "../codec/mod.ts";
-import type { SessionStore } from "./_store.ts";
+import type { SessionData } from "./_store.ts";
 import { Violation } from "./_violation.ts";
 import { ClientStateError } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -33,13 +33,13 @@ export type AckOutcome =
 
 /** The outgoing flights of the session as they stand on the current connection. */
 export class OutgoingFlows {
-  #store: SessionStore;
+  #store: SessionData;
   #log: Logger;
   /** Flights sent on this connection and not over (resending them is not allowed). */
   #sentHere = new Set<number>();
 
   /** Tracks the flights of `store`, logging to `log`. */
-  constructor(store: SessionStore, log: Logger) {
+  constructor(store: SessionData, log: Logger) {
     this.#store = store;
     this.#log = log;
   }

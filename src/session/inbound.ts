@@ -8,7 +8,7 @@
  */
 
 import { type Packet, PacketType, type QoS } from "../codec/mod.ts";
-import type { SessionStore } from "./_store.ts";
+import type { SessionData } from "./_store.ts";
 import { Violation } from "./_violation.ts";
 import { ClientStateError } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -30,7 +30,7 @@ export type AckSink = (packet: Packet) => void;
 
 /** The incoming flows of one connection. */
 export class InboundFlows {
-  #store: SessionStore;
+  #store: SessionData;
   #log: Logger;
   #manual: boolean;
   /** Incoming flows awaiting an acknowledgement, in arrival order. */
@@ -39,7 +39,7 @@ export class InboundFlows {
   v311 = false;
 
   /** Tracks incoming flows in `store`; `manual` for manual acknowledgement. */
-  constructor(store: SessionStore, log: Logger, manual: boolean) {
+  constructor(store: SessionData, log: Logger, manual: boolean) {
     this.#store = store;
     this.#log = log;
     this.#manual = manual;

@@ -31,8 +31,10 @@ export {
   type OutgoingFlight,
   type OutgoingState,
   Session,
+  type SessionChange,
   type SessionSnapshot,
   type SessionState,
+  type SessionStore,
   type StoredPublication,
   type SubscriptionRecord,
 } from "./session.ts";

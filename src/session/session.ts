@@ -7,7 +7,7 @@
  */
 
 import type { PublishProperties, QoS, RetainHandling } from "../codec/mod.ts";
-import { SessionStore } from "./_store.ts";
+import { SessionData } from "./_store.ts";
 
 /**
  * Where an outgoing QoS 1 or 2 publication stands (section 4.3), and what recovery does with it
@@ -32,6 +32,13 @@ export interface StoredPublication {
   retain: boolean;
   /** The publication properties, without a Topic Alias (aliases do not survive a connection). */
   properties?: PublishProperties;
+  /**
+   * When the publication was made durable, in the driver's clock (`Date.now()` milliseconds):
+   * set by `Engine.takeChanges()` when given the time. After a restart it says how long
+   * the publication waited, which its Message Expiry Interval counts against (see `loadSession`
+   * of `@scope/mqtt5/store`). Absent without a store.
+   */
+  storedAt?: number;
 }
 
 /** One outgoing QoS 1 or 2 publication in flight. */
@@ -80,6 +87,82 @@ export interface SessionState {
   incoming: number[];
   /** The subscriptions made, by filter. */
   subscriptions: SubscriptionRecord[];
+}
+
+/**
+ * One transition of a session, as the engine journals it for a durable store (see
+ * {@linkcode SessionStore}), tagged by `op`:
+ * - `publish`: a QoS 1/2 publication is in flight as `packetId` (durable before its PUBLISH);
+ * - `released`: PUBREC came for QoS 2 flight `packetId`, now awaiting PUBCOMP, its publication
+ *   dropped (durable before its PUBREL);
+ * - `completed`: the flight `packetId` is over (PUBACK, PUBCOMP, a rejection, or expired);
+ * - `incoming`: an incoming QoS 2 id awaits PUBREL (durable before its PUBREC);
+ * - `incoming-done`: PUBREL came for that id (durable before its PUBCOMP);
+ * - `subscribed` / `unsubscribed`: subscriptions recorded or forgotten;
+ * - `clear`: everything but the client id forgotten (Clean Start, or no session on the server);
+ * - `client-id`: the client identifier set (assigned by the server, or connected with).
+ *
+ * Plain data, structured-clone safe (IndexedDB stores it as it is); the payload is a
+ * `Uint8Array`, so a store appending changes as JSON encodes it (as {@linkcode Session.snapshot}
+ * does). Replaying the changes on the last snapshot gives the session, except `nextPacketId`,
+ * which any free id serves.
+ */
+export type SessionChange =
+  | { op: "publish"; packetId: number; publication: StoredPublication }
+  | { op: "released"; packetId: number }
+  | { op: "completed"; packetId: number }
+  | { op: "incoming"; packetId: number }
+  | { op: "incoming-done"; packetId: number }
+  | { op: "subscribed"; records: SubscriptionRecord[] }
+  | { op: "unsubscribed"; filters: string[] }
+  | { op: "clear" }
+  | { op: "client-id"; clientId: string };
+
+/**
+ * Where a session is kept so that it survives the process: a file, IndexedDB, a database. The
+ * client calls {@linkcode SessionStore.save} before each write that carries packets depending
+ * on a change (a QoS 1/2 PUBLISH, a PUBREC, a PUBREL, a PUBCOMP), with all the changes since the
+ * last save, and writes nothing until it resolves: under load one save covers many packets. A
+ * failed save closes the connection as a failed write does, with nothing of it written.
+ *
+ * Implementations: `MemorySessionStore` and `FileSessionStore` in `@scope/mqtt5/store`; any
+ * other (SQLite, Redis, Deno KV) implements these three methods. A store refuses what it cannot
+ * read safely with a `SessionStoreError` (reason `"corrupt"`, `"version"` or `"locked"`), never
+ * loading another session in its place.
+ *
+ * @example A store backed by Deno KV
+ * ```ts ignore
+ * import type { SessionSnapshot, SessionStore } from "@scope/mqtt5/session";
+ * const kv = await Deno.openKv();
+ * const store: SessionStore = {
+ *   async load() {
+ *     return (await kv.get<SessionSnapshot>(["mqtt", "session"])).value ?? undefined;
+ *   },
+ *   async save(_changes, session) {
+ *     await kv.set(["mqtt", "session"], session.snapshot());
+ *   },
+ *   async clear() {
+ *     await kv.delete(["mqtt", "session"]);
+ *   },
+ * };
+ * ```
+ */
+export interface SessionStore {
+  /**
+   * The session last saved, or `undefined` when none is. Rejects with a `SessionStoreError` for
+   * what cannot be read safely (a torn file, a format of a later version).
+   */
+  load(): Promise<SessionSnapshot | undefined>;
+  /**
+   * Makes `changes` durable: resolves once they survive a crash of the process (and, for a
+   * file, of the machine). `session` is the session after them: a store may write its
+   * {@linkcode Session.snapshot} whole, or append the changes.
+   */
+  save(changes: readonly SessionChange[], session: Session): Promise<void>;
+  /** Forgets the stored session. */
+  clear(): Promise<void>;
+  /** Releases what the store holds (a lock, a handle). Optional. */
+  close?(): Promise<void>;
 }
 
 /** A JSON-safe copy of a {@linkcode SessionState}: binary fields as `{ base64 }`. */
@@ -136,7 +219,7 @@ export type DeepReadonly<T> = T extends Uint8Array ? T
   : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
   : T;
 
-let storeOf: (session: Session) => SessionStore;
+let storeOf: (session: Session) => SessionData;
 
 /**
  * The session of a client: Packet Identifiers, outgoing publications in flight, incoming QoS 2
@@ -155,7 +238,7 @@ let storeOf: (session: Session) => SessionStore;
  * ```
  */
 export class Session {
-  #store: SessionStore;
+  #store: SessionData;
 
   static {
     storeOf = (session) => session.#store;
@@ -175,7 +258,7 @@ export class Session {
     if (!Number.isInteger(id) || id < 1 || id > 0xffff) {
       throw new RangeError(`nextPacketId must be from 1 to 65535, got ${id}`);
     }
-    this.#store = new SessionStore({
+    this.#store = new SessionData({
       clientId: state.clientId ?? "",
       nextPacketId: id,
       outgoing: state.outgoing ?? [],
@@ -248,11 +331,11 @@ export class Session {
 }
 
 /**
- * The mutable store behind a session. Private to the session layer (the engine and its tests);
+ * The mutable data behind a session. Private to the session layer (the engine and its tests);
  * not exported from the package.
  *
  * @internal
  */
-export function sessionStore(session: Session): SessionStore {
+export function sessionStore(session: Session): SessionData {
   return storeOf(session);
 }

@@ -14,7 +14,7 @@ import {
   type Subscription,
   type Unsuback,
 } from "../codec/mod.ts";
-import type { SessionStore } from "./_store.ts";
+import type { SessionData } from "./_store.ts";
 import { Violation } from "./_violation.ts";
 import type { Logger } from "./log.ts";
 import type { SubscribedEvent, UnsubscribedEvent } from "./types.ts";
@@ -28,14 +28,14 @@ interface Pending {
 
 /** The requests awaiting SUBACK or UNSUBACK. */
 export class PendingRequests {
-  #store: SessionStore;
+  #store: SessionData;
   #log: Logger;
   #pending = new Map<number, Pending>();
   /** MQTT 3.1.1: UNSUBACK carries no reason codes (every filter then reads 0x00 Success). */
   v311 = false;
 
   /** Tracks requests whose results go to `store`. */
-  constructor(store: SessionStore, log: Logger) {
+  constructor(store: SessionData, log: Logger) {
     this.#store = store;
     this.#log = log;
   }
