@@ -501,6 +501,12 @@ export class WriteBatch implements Output {
   #onWritten: () => void;
   #onFailed: (error: ConnectionClosedError) => void;
   #log: Logger;
+  /**
+   * Called as each batch is taken, in the same synchronous step; the batch is written once the
+   * promise it returns resolves (the client's durability barrier: the session's changes saved
+   * before the packets depending on them). A rejection fails the write.
+   */
+  beforeWrite: (() => Promise<void> | undefined) | undefined;
 
   /**
    * A batch that reports each completed write to `onWritten` and a failed one to `onFailed`
@@ -657,7 +663,19 @@ export class WriteBatch implements Output {
         const done = this.#done!;
         this.#batch = [];
         this.#done = undefined;
+        let saving = false;
         try {
+          const barrier = this.beforeWrite?.();
+          if (barrier !== undefined) {
+            saving = true;
+            await barrier;
+            saving = false;
+            if (writer !== this.#writer) {
+              // Closed while saving: nothing of the batch is written.
+              done.reject(this.#closeError);
+              return;
+            }
+          }
           // Usually one chunk; several after a large packet or an open buffer that filled up.
           const direct = this.#direct;
           if (direct === undefined) {
@@ -671,7 +689,9 @@ export class WriteBatch implements Output {
           done.resolve();
         } catch (e) {
           const error = new ConnectionClosedError(
-            `Writing to the connection failed: ${e instanceof Error ? e.message : String(e)}`,
+            `${saving ? "Saving the session" : "Writing to the connection"} failed: ${
+              e instanceof Error ? e.message : String(e)
+            }`,
             { cause: e },
           );
           // The client closes first, so the write's promise rejects with the connection's error
