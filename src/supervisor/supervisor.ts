@@ -1215,12 +1215,11 @@ export class Supervisor implements AsyncDisposable {
     for (const flight of flights) {
       const known = this.#inflight.get(flight.packetId);
       this.#inflight.delete(flight.packetId);
-      const stored = flight.publication;
-      if (stored === undefined) {
-        // Its PUBREC came: the server had taken the message before it lost the session.
-        known?.done.resolve({ packetId: flight.packetId, reasonCode: 0, properties: {} });
-        continue;
-      }
+      // A QoS 2 flight whose PUBREC came holds no publication any more, but its entry does. The
+      // server may have passed it on already (on PUBLISH) or not (Mosquitto waits for PUBREL):
+      // it is queued again, so that nothing is lost; after a lost session, QoS 2 is at least once.
+      const stored = flight.publication ?? known?.publication;
+      if (stored === undefined) continue; // From a session given at the start: nothing to send.
       const entry: Entry = known ?? {
         publication: {
           topic: stored.topic,

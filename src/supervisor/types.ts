@@ -123,7 +123,9 @@ export interface SupervisorOptions
   queue?: QueueOptions;
   /**
    * When the server lost the session (Session Present 0 on a resume), put the publications it
-   * lost back at the head of the queue, to be sent again. With `false` they fail with
+   * lost back at the head of the queue, to be sent again. That includes QoS 2 publications whose
+   * PUBREC came but not their PUBCOMP: the server may have passed them on already (a server may
+   * deliver on PUBLISH or on PUBREL), so across a lost session QoS 2 is at least once. With `false` they fail with
    * {@linkcode UndeliveredError} (`reason: "discarded"`).
    *
    * @default {true}
