@@ -107,7 +107,17 @@ export class Client {
       topicAliases: options.topicAliases ?? "manual",
       logger: this.#log,
       output: this.#io,
+      journal: options.store !== undefined,
     });
+    const store = options.store;
+    if (store !== undefined) {
+      const engine = this.#engine;
+      // The durability barrier: the changes are taken with the batch, saved, then it is written.
+      this.#io.beforeWrite = () => {
+        const changes = engine.takeChanges(Date.now());
+        return changes.length === 0 ? undefined : store.save(changes, engine.session);
+      };
+    }
   }
 
   /** The session: flights, incoming QoS 2 ids, subscriptions (read-only). */

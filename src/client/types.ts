@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Logger, Session } from "../session/mod.ts";
+import type { Logger, Session, SessionStore } from "../session/mod.ts";
 
 export type * from "../session/types.ts";
 
@@ -13,6 +13,17 @@ export type * from "../session/types.ts";
 export interface ClientOptions {
   /** The session to use: a new, empty one, or one kept from an earlier client. @default {new Session()} */
   session?: Session;
+  /**
+   * Where the session is made durable, so that it survives the process (see
+   * `@scope/mqtt5/store`). Before each write carrying a packet that depends on a change of the
+   * session (a QoS 1/2 PUBLISH, a PUBREC, a PUBREL, a PUBCOMP) the client saves the changes
+   * since the last save and waits for the store; one save covers a whole batch. A failed save
+   * closes the connection as a failed write does, with nothing of the batch written. Start from
+   * the stored session with `loadSession(store)`.
+   *
+   * @default {undefined} (the session is kept in memory only)
+   */
+  store?: SessionStore;
   /**
    * Manual acknowledgement: PUBACK, PUBREC and PUBCOMP for incoming publications are sent only
    * when the application calls {@linkcode Client.acknowledge}.
