@@ -206,6 +206,7 @@ export class Supervisor implements AsyncDisposable {
       strict: _strict,
       topicAliases: _aliases,
       manualAck,
+      store: _store,
       ...connectOptions
     } = options;
     this.#options = options;
@@ -989,6 +990,7 @@ export class Supervisor implements AsyncDisposable {
           ? { topicAliases: this.#options.topicAliases }
           : {}),
         logger: this.#log,
+        ...(this.#options.store !== undefined ? { store: this.#options.store } : {}),
       });
       const clientId = this.#result?.clientId ?? this.#connectOptions.clientId;
       const result = await client.connect(transport, {

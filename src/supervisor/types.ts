@@ -18,7 +18,7 @@ import type {
   UserProperty,
   WebSocketConstructor,
 } from "../client/mod.ts";
-import type { Session } from "../session/mod.ts";
+import type { Session, SessionStore } from "../session/mod.ts";
 import type { Transport } from "../transport/mod.ts";
 
 /** What {@linkcode SupervisorOptions.transport} is told about the connection to open. */
@@ -111,6 +111,14 @@ export interface SupervisorOptions
    * @default {new Session()}
    */
   session?: Session;
+  /**
+   * A durable store (`@scope/mqtt5/store`): each connection's client saves the session's changes
+   * to it before writing the packets that depend on them. Give the session loaded from it too
+   * (`const { session } = await loadSession(store)`), so that a restarted process resumes.
+   *
+   * @default {undefined} (the session is kept in memory only)
+   */
+  store?: SessionStore;
   /**
    * Clean Start of the first connection; every reconnect resumes (`cleanStart: false`).
    *
