@@ -43,6 +43,12 @@ export type * from "../session/mod.ts";
 export { SessionStoreError, type SessionStoreFailure } from "./errors.ts";
 export { MemorySessionStore } from "./memory.ts";
 export {
+  type IndexedDbFactory,
+  IndexedDbSessionStore,
+  type IndexedDbStoreOptions,
+  type WebLockManager,
+} from "./indexeddb.ts";
+export {
   decodeSessionFile,
   encodeSessionFile,
   FILE_FORMAT_VERSION,
