@@ -101,12 +101,6 @@ function completion(transaction: IdbTransaction): Promise<void> {
   });
 }
 
-let make: (
-  name: string,
-  db: IdbDatabase,
-  release: () => void,
-) => IndexedDbSessionStore;
-
 /**
  * A {@linkcode SessionStore} in IndexedDB, for browsers (and workers). The session is one
  * record in the database `name`: the snapshot with the checked header of the file store
@@ -146,10 +140,8 @@ export class IndexedDbSessionStore implements SessionStore, AsyncDisposable {
   /** The last save or clear made: transactions complete in order, so it is the last to. */
   #last: Promise<void> = Promise.resolve();
 
-  static {
-    make = (name, db, release) => new IndexedDbSessionStore(name, db, release);
-  }
-
+  // Made by open() alone, with no static block: a bundler keeps a class that has one even when
+  // nothing uses it.
   private constructor(name: string, db: IdbDatabase, release: () => void) {
     this.name = name;
     this.#db = db;
@@ -190,7 +182,7 @@ export class IndexedDbSessionStore implements SessionStore, AsyncDisposable {
     }
     const release = locks === null ? () => {} : await lock(locks, name);
     try {
-      return make(name, await openDatabase(factory, name), release);
+      return new IndexedDbSessionStore(name, await openDatabase(factory, name), release);
     } catch (e) {
       release();
       throw e;
