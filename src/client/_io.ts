@@ -451,8 +451,18 @@ function grow(bytes: Uint8Array, size: number): Uint8Array {
  * clamping. A microtask would run between two packets handled in the same turn, so replies to a
  * read full of packets, or publications made while handling its acknowledgements, would each get
  * a write (over WebSocket, a frame) of their own.
+ *
+ * Chosen at the first use, not at import: in Deno, reading `globalThis.setImmediate` loads the
+ * Node compatibility layer, about 20 ms that an import of the library should not pay.
  */
-const afterTurn: (fn: () => void) => void = (() => {
+function afterTurn(fn: () => void): void {
+  (afterTurnImpl ??= pickAfterTurn())(fn);
+}
+
+let afterTurnImpl: ((fn: () => void) => void) | undefined;
+
+/** The way {@linkcode afterTurn} schedules, for this runtime. */
+function pickAfterTurn(): (fn: () => void) => void {
   const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
   if (immediate !== undefined) return (fn: () => void) => void immediate(fn);
   if (typeof MessageChannel !== "function") return (fn: () => void) => void setTimeout(fn, 0);
@@ -470,7 +480,7 @@ const afterTurn: (fn: () => void) => void = (() => {
     queue.push(fn);
     if (queue.length === 1) channel.port2.postMessage(null);
   };
-})();
+}
 
 /** Packets up to this size are encoded into the batch's shared buffer; larger ones get their own. */
 const MAX_SMALL = 16 * 1024;
