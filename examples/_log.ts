@@ -8,15 +8,16 @@
  */
 
 import { configure, getConsoleSink, getLogger, parseLogLevel } from "@logtape/logtape";
-import type { Logger } from "../mod.ts";
+import { type Logger, withPacketTrace } from "../mod.ts";
 
 /**
  * The logger the examples hand their clients (`new Client({ logger })`): LogTape's for the
- * `mqtt5` category, silent until {@linkcode configureLogging} turns it on. mqtt5 itself depends
+ * `mqtt5` category, silent until {@linkcode configureLogging} turns it on, and wrapped with
+ * `withPacketTrace` so that `MQTT5_LOG=trace` shows whole packets. mqtt5 itself depends
  * on no logging library: any object with `isEnabledFor`, `trace` ... `error` (and optionally
  * `getChild`) will do.
  */
-export const logger: Logger = getLogger(["mqtt5"]);
+export const logger: Logger = withPacketTrace(getLogger(["mqtt5"]));
 
 /**
  * Configures LogTape when `MQTT5_LOG` is set (and readable: `--allow-env=MQTT5_LOG`); otherwise
