@@ -5,12 +5,15 @@
  *
  * Clients: `raw` (the ceiling: pre-encoded packets on a plain socket, `e2e/raw.ts`), `raw-owned`
  * (the same, copying each received PUBLISH into a fresh buffer; 1 MiB workload only), `mqtt5` (this
- * library, `e2e/mqtt5.ts`), `mqttjs-node` (MQTT.js on Node, the baseline, `node/mqttjs.mjs`) and
- * `mqttjs-deno` (MQTT.js under Deno, `e2e/mqttjs_deno.ts`).
+ * library on Deno, `e2e/mqtt5.ts`), `mqtt5-node` and `mqtt5-bun` (this library over `connectNode`
+ * on Node and on Bun: `e2e/mqtt5_node.ts`, bundled by esbuild into `.broker/`), `mqttjs-node`
+ * (MQTT.js on Node, the baseline, `node/mqttjs.mjs`) and `mqttjs-deno` (MQTT.js under Deno,
+ * `e2e/mqttjs_deno.ts`). It prints one table per runtime of mqtt5 run (Deno, Node, Bun), each
+ * with the same run's raw and MQTT.js figures and the goals of that runtime.
  *
  * Options: `--runs=N` (default 3), `--only=qos1,lat0,...` (workload names), `--clients=raw,mqtt5`,
  * `--json=FILE` (every result), `--cpu-prof` (profiles of the mqtt5 workers in `bench/.profiles/`),
- * `--quick` (a tenth of the messages, for trying things out), `--direct` (mqtt5 over
+ * `--quick` (a tenth of the messages, for trying things out), `--direct` (mqtt5 on Deno over
  * `connectTcp({ direct: true })`: the connection's own reads and writes instead of its streams; the
  * default measures the BYOB stream path users get by default).
  *
@@ -34,8 +37,31 @@ const quick = flags.has("quick");
 const cpuProf = flags.has("cpu-prof");
 const direct = flags.has("direct");
 
-type ClientName = "raw" | "raw-owned" | "mqtt5" | "mqttjs-node" | "mqttjs-deno";
-const CLIENTS: ClientName[] = ["raw", "raw-owned", "mqtt5", "mqttjs-node", "mqttjs-deno"];
+type ClientName =
+  | "raw"
+  | "raw-owned"
+  | "mqtt5"
+  | "mqtt5-node"
+  | "mqtt5-bun"
+  | "mqttjs-node"
+  | "mqttjs-deno";
+const CLIENTS: ClientName[] = [
+  "raw",
+  "raw-owned",
+  "mqtt5",
+  "mqtt5-node",
+  "mqtt5-bun",
+  "mqttjs-node",
+  "mqttjs-deno",
+];
+/** The runs of this library, one per runtime: each gets a table of its own. */
+const MQTT5_CLIENTS = ["mqtt5", "mqtt5-node", "mqtt5-bun"] as const;
+type Mqtt5Client = typeof MQTT5_CLIENTS[number];
+const RUNTIME_OF: Record<Mqtt5Client, string> = {
+  mqtt5: "Deno",
+  "mqtt5-node": "Node",
+  "mqtt5-bun": "Bun",
+};
 /** Clients that run only the 1 MiB workload (where what they measure differs from `raw`). */
 const LARGE_ONLY: ClientName[] = ["raw-owned"];
 const clients = (flags.get("clients")?.split(",") ?? CLIENTS) as ClientName[];
@@ -169,6 +195,33 @@ function brokerPid(dir: string): number {
 
 if (clients.includes("mqttjs-node")) await ensureNodeModules();
 
+/** Bundles `e2e/mqtt5_node.ts` into one `.mjs` that Node and Bun run (as `bench:ws` does). */
+async function bundleNodeWorker(): Promise<string> {
+  const root = path("../.broker");
+  await Deno.mkdir(root, { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: root, prefix: "e2e-bundle-" });
+  const esbuild = await import("npm:esbuild@0.28.2");
+  try {
+    await esbuild.build({
+      absWorkingDir: path(".."),
+      entryPoints: { mqtt5: "bench/e2e/mqtt5_node.ts" },
+      outdir: dir,
+      outExtension: { ".js": ".mjs" },
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      target: "node20",
+      logLevel: "silent",
+    });
+  } finally {
+    await esbuild.stop();
+  }
+  return `${dir}/mqtt5.mjs`;
+}
+const nodeWorker = clients.includes("mqtt5-node") || clients.includes("mqtt5-bun")
+  ? await bundleNodeWorker()
+  : "";
+
 // Mosquitto's defaults, with one change: max_queued_messages 100,000 (its default of 1,000 drops
 // QoS 0 messages for a subscriber that falls behind, and QoS 1 and 2 ones above the in-flight
 // window). The second broker also allows 1,000 messages in flight per client
@@ -212,6 +265,22 @@ function command(client: ClientName, cfg: WorkerConfig, label: string): Deno.Com
           arg,
         ],
       });
+    case "mqtt5-node":
+      return new Deno.Command("node", {
+        args: [
+          ...(cpuProf
+            ? [
+              "--cpu-prof",
+              `--cpu-prof-dir=${path(".profiles")}`,
+              `--cpu-prof-name=${label}.cpuprofile`,
+            ]
+            : []),
+          nodeWorker,
+          arg,
+        ],
+      });
+    case "mqtt5-bun":
+      return new Deno.Command("bun", { args: [nodeWorker, arg] });
     case "mqttjs-deno":
       return new Deno.Command(deno, {
         args: [
@@ -318,7 +387,7 @@ for (let run = 1; run <= runs; run++) {
     }
   }
   if (only === undefined || only.includes("import")) {
-    for (const client of clients.filter((c) => c !== "raw" && c !== "raw-owned")) {
+    for (const client of clients.filter((c) => c === "mqtt5" || c.startsWith("mqttjs"))) {
       imports.set(client, [...(imports.get(client) ?? []), await importTime(client)]);
     }
   }
@@ -344,12 +413,21 @@ const fmt = (n: number | undefined, digits = 0) =>
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined || b === 0 ? undefined : a / b;
 
+interface Goal {
+  against: "mqttjs-node" | "raw";
+  op: "≥" | "≤";
+  value: number;
+}
+
 interface Row {
   workload: string;
   metric: string;
   values: Partial<Record<ClientName, number>>;
   digits: number;
-  goal?: { against: "mqttjs-node" | "raw"; op: "≥" | "≤"; value: number }[];
+  /** The goals of mqtt5 on Deno (issue 15's, against raw and MQTT.js on Node). */
+  goal?: Goal[];
+  /** The goals of mqtt5 on Node and Bun (issue 15's, against MQTT.js on Node). */
+  goalOther?: Goal[];
 }
 
 const rows: Row[] = [];
@@ -369,6 +447,7 @@ for (const w of workloads) {
       metric: "msgs/s",
       values: values(w.name, rate),
       digits: 0,
+      ...(w.qos > 0 ? { goalOther: [{ against: "mqttjs-node", op: "≥", value: 1.2 }] } : {}),
     });
     rows.push({
       workload: w.title,
@@ -376,6 +455,7 @@ for (const w of workloads) {
       values: values(w.name, cpuPer),
       digits: 2,
       goal: [{ against: "raw", op: "≤", value: 1.05 }],
+      goalOther: [{ against: "mqttjs-node", op: "≤", value: 0.8 }],
     });
     rows.push({
       workload: w.title,
@@ -405,6 +485,7 @@ for (const w of workloads) {
         values: values(w.name, mb),
         digits: 1,
         goal: [{ against: "mqttjs-node", op: "≤", value: 0.5 }],
+        goalOther: [{ against: "mqttjs-node", op: "≤", value: 0.5 }],
       });
       rows.push({
         workload: w.title,
@@ -420,6 +501,7 @@ for (const w of workloads) {
       values: values(w.name, (r) => r.payloadBytes / r.seconds / 1e6),
       digits: 0,
       goal: [{ against: "raw", op: "≥", value: 0.85 }],
+      goalOther: [{ against: "mqttjs-node", op: "≥", value: 1.5 }],
     });
     rows.push({
       workload: w.title,
@@ -459,44 +541,56 @@ if (imports.size > 0) {
   });
 }
 
-const header = [
-  "workload",
-  "metric",
-  "raw",
-  "raw, owned",
-  "mqtt5",
-  "MQTT.js Node",
-  "MQTT.js Deno",
-  "mqtt5 / MQTT.js Node",
-  "mqtt5 / raw",
-  "mqtt5 / raw, owned",
-  "goal",
-];
-const lines = [
-  `| ${header.join(" | ")} |`,
-  `| ${header.map((_, i) => i < 2 ? "---" : "---:").join(" | ")} |`,
-];
-for (const row of rows) {
-  const v = row.values;
-  const vsNode = ratio(v.mqtt5, v["mqttjs-node"]);
-  const vsRaw = ratio(v.mqtt5, v.raw);
-  const goal = (row.goal ?? []).map((g) => {
-    const r = g.against === "raw" ? vsRaw : vsNode;
-    const met = r === undefined ? undefined : g.op === "≥" ? r >= g.value : r <= g.value;
-    return `${g.op} ${g.value} × ${g.against === "raw" ? "raw" : "MQTT.js"}${
-      met === undefined ? "" : met ? " ✅" : " ❌"
-    }`;
-  }).join("; ");
-  lines.push(
-    `| ${row.workload} | ${row.metric} | ${fmt(v.raw, row.digits)} | ${
-      fmt(v["raw-owned"], row.digits)
-    } | ${fmt(v.mqtt5, row.digits)} | ${fmt(v["mqttjs-node"], row.digits)} | ${
-      fmt(v["mqttjs-deno"], row.digits)
-    } | ${fmt(vsNode, 2)} | ${fmt(vsRaw, 2)} | ${
-      fmt(ratio(v.mqtt5, v["raw-owned"]), 2)
-    } | ${goal} |`,
-  );
+/** The table of one runtime's mqtt5 run, with the same run's raw and MQTT.js columns. */
+function table(me: Mqtt5Client): string {
+  const deno = me === "mqtt5";
+  const name = `mqtt5 ${RUNTIME_OF[me]}`;
+  const others: [ClientName, string][] = [
+    ["raw", "raw"],
+    ...(deno ? [["raw-owned", "raw, owned"]] as [ClientName, string][] : []),
+    [me, name],
+    ["mqttjs-node", "MQTT.js Node"],
+    ...(deno ? [["mqttjs-deno", "MQTT.js Deno"]] as [ClientName, string][] : []),
+  ];
+  const header = [
+    "workload",
+    "metric",
+    ...others.map(([, title]) => title),
+    `${name} / MQTT.js Node`,
+    `${name} / raw`,
+    ...(deno ? [`${name} / raw, owned`] : []),
+    "goal",
+  ];
+  const lines = [
+    `| ${header.join(" | ")} |`,
+    `| ${header.map((_, i) => i < 2 ? "---" : "---:").join(" | ")} |`,
+  ];
+  for (const row of rows) {
+    const v = row.values;
+    if (v[me] === undefined) continue;
+    const vsNode = ratio(v[me], v["mqttjs-node"]);
+    const vsRaw = ratio(v[me], v.raw);
+    const goal = ((deno ? row.goal : row.goalOther) ?? []).map((g) => {
+      const r = g.against === "raw" ? vsRaw : vsNode;
+      const met = r === undefined ? undefined : g.op === "≥" ? r >= g.value : r <= g.value;
+      return `${g.op} ${g.value} × ${g.against === "raw" ? "raw" : "MQTT.js"}${
+        met === undefined ? "" : met ? " ✅" : " ❌"
+      }`;
+    }).join("; ");
+    const cells = [
+      row.workload,
+      row.metric,
+      ...others.map(([c]) => fmt(v[c], row.digits)),
+      fmt(vsNode, 2),
+      fmt(vsRaw, 2),
+      ...(deno ? [fmt(ratio(v[me], v["raw-owned"]), 2)] : []),
+      goal,
+    ];
+    lines.push(`| ${cells.join(" | ")} |`);
+  }
+  return lines.join("\n");
 }
+
 async function versionOf(cmd: string, args: string[]): Promise<string> {
   try {
     const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
@@ -521,10 +615,15 @@ console.log(
     `${navigator.hardwareConcurrency} cores, ${
       (Deno.systemMemoryInfo().total / 2 ** 30).toFixed(0)
     } GiB, Linux ${Deno.osRelease()}; Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ` +
-    `Node ${await versionOf("node", ["--version"])}, MQTT.js ${mqttjsVersion}, ` +
+    `Node ${await versionOf("node", ["--version"])}, Bun ${await versionOf("bun", [
+      "--version",
+    ])}, MQTT.js ${mqttjsVersion}, ` +
     `${await versionOf("mosquitto", ["-h"])} with max_queued_messages 100000.\n`,
 );
-console.log(lines.join("\n"));
+const mine = MQTT5_CLIENTS.filter((c) => clients.includes(c));
+for (const me of mine.length > 0 ? mine : ["mqtt5" as const]) {
+  console.log(`mqtt5 on ${RUNTIME_OF[me]}:\n\n${table(me)}\n`);
+}
 
 const jsonPath = flags.get("json");
 if (jsonPath !== undefined) {

@@ -155,8 +155,36 @@ export interface Workload {
   receiveMaximum(): number;
 }
 
+/**
+ * How a worker reads its process's figures: Deno's `/proc` readers by default; the Node and Bun
+ * worker (`mqtt5_node.ts`) gives its own, over `node:fs` and `process.cpuUsage()`.
+ */
+export interface Probe {
+  /** User + system CPU seconds of this process. */
+  cpuSeconds(): number;
+  /** Minor page faults of this process so far. */
+  minorFaults(): number;
+  /** A field of `/proc/self/status`, in bytes. */
+  memoryField(name: "VmRSS" | "VmHWM"): number;
+  /** The broker's CPU seconds (0 when its pid is 0). */
+  brokerCpuSeconds(pid: number): number;
+}
+
+/** The probe of the Deno workers: `/proc` read with `Deno.readTextFileSync`. */
+export const denoProbe: Probe = {
+  cpuSeconds: () => cpuSeconds(),
+  minorFaults,
+  memoryField,
+  brokerCpuSeconds,
+};
+
 /** Runs the configured workload (warm-up first) and measures it: time, CPU, memory, latency. */
-export async function measure(cfg: WorkerConfig, w: Workload): Promise<WorkerResult> {
+export async function measure(
+  cfg: WorkerConfig,
+  w: Workload,
+  probe: Probe = denoProbe,
+): Promise<WorkerResult> {
+  const { cpuSeconds, minorFaults, memoryField, brokerCpuSeconds } = probe;
   const rssStart = memoryField("VmRSS");
   if (cfg.kind === "throughput") {
     if (cfg.warmup > 0) await w.throughput(cfg.warmup);
