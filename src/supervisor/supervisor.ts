@@ -727,8 +727,9 @@ export class Supervisor implements AsyncDisposable {
   /**
    * Answers requests (MQTT 5.0): subscribes to `filter` and, for each message with a Response
    * Topic, publishes what `handler` returns there with the request's Correlation Data (in
-   * manual-ack mode the request is acknowledged once the reply is queued). A handler that throws
-   * sends no reply (the error is logged). Runs until the signal aborts, the subscription is
+   * manual-ack mode the request is acknowledged once the reply is queued). Up to
+   * `options.concurrency` requests are handled at once. A handler that throws sends no reply (the
+   * error is logged). Runs until the signal aborts, the subscription is
    * ended, or the supervisor stops.
    *
    * @example An adding service
@@ -749,46 +750,55 @@ export class Supervisor implements AsyncDisposable {
       qos,
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     });
+    const concurrency = options.concurrency ?? 16;
+    const answer = async (request: Message) => {
+      const responseTopic = request.properties.responseTopic;
+      if (responseTopic !== undefined) {
+        try {
+          const reply = await handler(request);
+          const { payload, properties } = typeof reply === "string" || reply instanceof Uint8Array
+            ? { payload: reply, properties: undefined }
+            : reply;
+          const correlationData = request.properties.correlationData;
+          this.publish(responseTopic, payload, {
+            qos,
+            properties: {
+              ...properties,
+              ...(correlationData !== undefined ? { correlationData } : {}),
+            },
+          }).catch((e) =>
+            this.#log.warning("The reply to {topic} was not delivered: {message}", {
+              topic: request.topic,
+              message: e instanceof Error ? e.message : String(e),
+            })
+          );
+        } catch (e) {
+          this.#log.error("The request handler for {topic} failed: {message}", {
+            topic: request.topic,
+            message: e instanceof Error ? e.message : String(e),
+          });
+        }
+      }
+      await request.ack();
+    };
     const serve = async () => {
       const signal = options.signal;
       const onAbort = () => void subscription.unsubscribe().catch(() => {});
       signal?.addEventListener("abort", onAbort, { once: true });
+      // Up to `concurrency` requests are answered at once: a slow one does not hold the others.
+      const running = new Set<Promise<void>>();
       try {
         for await (const request of subscription) {
-          const responseTopic = request.properties.responseTopic;
-          if (responseTopic !== undefined) {
-            try {
-              const reply = await handler(request);
-              const { payload, properties } =
-                typeof reply === "string" || reply instanceof Uint8Array
-                  ? { payload: reply, properties: undefined }
-                  : reply;
-              const correlationData = request.properties.correlationData;
-              this.publish(responseTopic, payload, {
-                qos,
-                properties: {
-                  ...properties,
-                  ...(correlationData !== undefined ? { correlationData } : {}),
-                },
-              }).catch((e) =>
-                this.#log.warning("The reply to {topic} was not delivered: {message}", {
-                  topic: request.topic,
-                  message: e instanceof Error ? e.message : String(e),
-                })
-              );
-            } catch (e) {
-              this.#log.error("The request handler for {topic} failed: {message}", {
-                topic: request.topic,
-                message: e instanceof Error ? e.message : String(e),
-              });
-            }
-          }
-          await request.ack();
+          const task = answer(request).catch(() => {});
+          running.add(task);
+          void task.finally(() => running.delete(task));
+          if (running.size >= concurrency) await Promise.race(running);
         }
       } catch {
         // Ended by the supervisor stopping: nothing to answer any more.
       } finally {
         signal?.removeEventListener("abort", onAbort);
+        await Promise.allSettled(running);
       }
     };
     const task = serve();
@@ -1376,7 +1386,9 @@ export class Supervisor implements AsyncDisposable {
     this.#listeners.clear();
     for (const response of this.#responses.values()) response.reject(stopped);
     this.#responses.clear();
-    // ready() rejects from now on, also where the last connection had resolved it.
+    // ready() rejects from now on: the calls waiting now, and later ones where the last
+    // connection had resolved it.
+    this.#ready.reject(stopped);
     this.#ready = deferred<void>();
     this.#ready.promise.catch(() => {});
     this.#ready.reject(stopped);

@@ -120,7 +120,9 @@ export interface SupervisorOptions
    */
   store?: SessionStore;
   /**
-   * Clean Start of the first connection; every reconnect resumes (`cleanStart: false`).
+   * Clean Start of the first connection; every reconnect resumes (`cleanStart: false`). On MQTT
+   * 3.1.1 Clean Session 1 also ends the session with the connection (there is no Session Expiry
+   * Interval): give `false` for a session that outlives a cut.
    *
    * @default {true without a session, false with one}
    */
@@ -273,6 +275,8 @@ export interface RequestOptions {
 export interface RespondOptions {
   /** The QoS of the subscription and of the replies. @default {1} */
   qos?: QoS;
+  /** How many requests the handler may be working on at once. @default {16} */
+  concurrency?: number;
   /** Stops responding when aborted. @default {undefined} */
   signal?: AbortSignal;
 }

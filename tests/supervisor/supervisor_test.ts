@@ -604,7 +604,7 @@ Deno.test({
 
     await t.step({
       name: "Supervisor.ready() called before it gives up rejects with the cause",
-      ignore: true, // waiting for the fix: see bugs.md
+      ignore: false,
       async fn() {
         await using mqtt = supervise({
           transport: new Gate(address, true).transport,
