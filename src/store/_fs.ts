@@ -118,9 +118,9 @@ function denoFs(): FileSystem {
         // The file is never removed (removing it would let a third store lock a new file while
         // a second still waits on the old one); its text names the holder, for Node and Bun.
         const holder = holderOf(await Deno.readTextFile(lockPath));
-        if (holder !== undefined && holder.runtime !== "deno" && holder.pid !== Deno.pid) {
+        if (holder !== undefined && holder.runtime !== "deno") {
           // A lock file of Node or Bun: theirs holds no flock, so ask whether its process runs.
-          const alive = liveness(holder.pid);
+          const alive = holder.pid === Deno.pid ? "alive" : liveness(holder.pid);
           if (alive !== "dead") {
             throw locked(
               path,
