@@ -22,7 +22,10 @@ export interface SubscriberConfig {
   dir: string;
   topic: string;
   qos: 1 | 2;
-  /** Stop once the output holds this many identities; `null` to run until killed. */
+  /**
+   * Stop once the output holds this many identities, or after 5 s without a message (the test
+   * then finds what is missing); `null` to run until killed.
+   */
   total: number | null;
 }
 
@@ -58,8 +61,16 @@ await using mqtt = supervise({
 const messages = await mqtt.subscribe(topic, { qos });
 console.log("ready");
 const encoder = new TextEncoder();
+/** Stops the last run when no message came for 5 s: what is missing then will not come. */
+let idle: ReturnType<typeof setTimeout> | undefined;
+const quiet = () => {
+  clearTimeout(idle);
+  if (total !== null) idle = setTimeout(() => mqtt.stop(), 5000);
+};
+quiet();
 if (total === null || seen.size < total) {
   for await (const message of messages) {
+    quiet();
     const id = message.text();
     if (seen.has(id)) {
       console.log(`skip ${id}`); // processed by a killed life, which did not acknowledge it
@@ -72,4 +83,5 @@ if (total === null || seen.size < total) {
     if (seen.size === total) break;
   }
 }
+clearTimeout(idle);
 console.log("done");
