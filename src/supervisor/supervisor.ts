@@ -30,6 +30,7 @@ import { topicMatches } from "../codec/mod.ts";
 import { Session, silentLogger } from "../session/mod.ts";
 import type { Transport } from "../transport/mod.ts";
 import { Channel } from "./_channel.ts";
+import { Requests } from "./_requests.ts";
 import { anySignal, type Deferred, deferred, sleep, untilAborted } from "./_deferred.ts";
 import { SubscriptionRefusedError, SupervisorStoppedError, UndeliveredError } from "./errors.ts";
 import type {
@@ -74,9 +75,8 @@ interface SubscriptionRecord {
   requests: SubscribeRequest[];
   filters: string[];
   options: Omit<SubscribeOptions, "signal">;
-  /** Where its messages go: the subscription's channel, or an internal handler. */
-  sink: (message: Message) => void;
-  channel: Channel<Message> | undefined;
+  /** Where its messages wait to be read. */
+  channel: Channel<Message>;
   /** Whether the server acknowledged it in the session in force. */
   acked: boolean;
   reasonCodes: number[];
@@ -173,15 +173,7 @@ export class Supervisor implements AsyncDisposable {
   #backlog: Message[] = [];
   #unacked = new Map<number, Unacked>();
 
-  #responseTopic: string | undefined;
-  #responseSubscription: Promise<unknown> | undefined;
-  #responses = new Map<string, Deferred<Message>>();
-  #correlation = 0;
-  #tag = Array.from(
-    crypto.getRandomValues(new Uint8Array(6)),
-    (b) => b.toString(16).padStart(2, "0"),
-  )
-    .join("");
+  #requests: Requests;
 
   /** Starts the supervisor (see {@linkcode supervise}). */
   constructor(options: SupervisorOptions) {
@@ -223,6 +215,7 @@ export class Supervisor implements AsyncDisposable {
     }
     this.#session = session ?? new Session();
     this.#log = logger ?? silentLogger;
+    this.#requests = new Requests(this, this.#log, (task) => this.#track(task));
     this.#manual = manualAck ?? false;
     this.#reconnect = reconnect === false ? false : {
       initialDelay: reconnect?.initialDelay ?? 100,
@@ -496,8 +489,8 @@ export class Supervisor implements AsyncDisposable {
   ): Promise<SubscriptionStream> {
     this.#refuseStopped("subscribe");
     options.signal?.throwIfAborted();
-    const channel = new Channel<Message>();
-    const record = this.#record(filters, options, (message) => channel.push(message), channel);
+    const record = this.#record(filters, options);
+    const channel = record.channel;
     // Messages that came before anyone took them (a resumed session's), for this filter.
     if (this.#backlog.length > 0) {
       this.#backlog = this.#backlog.filter((m) => {
@@ -514,12 +507,7 @@ export class Supervisor implements AsyncDisposable {
     );
   }
 
-  #record(
-    filters: Filters,
-    options: SupervisedSubscribeOptions,
-    sink: (message: Message) => void,
-    channel: Channel<Message> | undefined,
-  ): SubscriptionRecord {
+  #record(filters: Filters, options: SupervisedSubscribeOptions): SubscriptionRecord {
     const list = Array.isArray(filters) ? filters : [filters];
     if (list.length === 0) throw new TypeError("Cannot subscribe to no filter: give one or more");
     const requests = list.map((f) =>
@@ -534,8 +522,7 @@ export class Supervisor implements AsyncDisposable {
           : {}),
         ...(options.userProperties !== undefined ? { userProperties: options.userProperties } : {}),
       },
-      sink,
-      channel,
+      channel: new Channel<Message>(),
       acked: false,
       reasonCodes: [],
       ready: deferred<void>(),
@@ -555,7 +542,7 @@ export class Supervisor implements AsyncDisposable {
       await untilAborted(record.ready.promise, signal);
     } catch (e) {
       this.#subscriptions.delete(record);
-      record.channel?.close();
+      record.channel.close();
       throw e;
     }
   }
@@ -574,7 +561,7 @@ export class Supervisor implements AsyncDisposable {
       if (!(e instanceof ConnectionClosedError || e instanceof NotConnectedError)) {
         this.#subscriptions.delete(record);
         record.ready.reject(e);
-        record.channel?.close(e);
+        record.channel.close(e);
       }
     });
   }
@@ -586,7 +573,7 @@ export class Supervisor implements AsyncDisposable {
       this.#log.warning("{message}", { message: error.message });
       this.#subscriptions.delete(record);
       record.ready.reject(error);
-      record.channel?.close(error);
+      record.channel.close(error);
       const granted = record.filters.filter((_, i) => (event.reasonCodes[i] ?? 0x80) < 0x80);
       if (granted.length > 0) void this.#unsubscribeFilters(granted, undefined).catch(() => {});
       return;
@@ -597,7 +584,7 @@ export class Supervisor implements AsyncDisposable {
 
   async #unsubscribeRecord(record: SubscriptionRecord, signal: AbortSignal | undefined) {
     if (!this.#subscriptions.delete(record)) return;
-    record.channel?.close();
+    record.channel.close();
     // A filter another subscription still uses stays subscribed.
     const inUse = new Set<string>();
     for (const r of this.#subscriptions) for (const f of r.filters) inUse.add(f);
@@ -674,54 +661,7 @@ export class Supervisor implements AsyncDisposable {
     if (this.#options.protocolVersion === 4) {
       throw new ProtocolVersionError("request() (Response Topic, Correlation Data)", 4);
     }
-    const qos = options.qos ?? 1;
-    const responseTopic = await this.#responseTopicReady(qos, options.signal);
-    const n = ++this.#correlation;
-    const key = `${this.#tag}-${n}`;
-    const correlationData = encoder.encode(key);
-    const response = deferred<Message>();
-    this.#responses.set(key, response);
-    try {
-      this.publish(topic, payload, {
-        qos,
-        properties: { ...options.properties, responseTopic, correlationData },
-        ...(options.signal !== undefined ? { signal: options.signal } : {}),
-      }).catch((e) => response.reject(e));
-      return await untilAborted(response.promise, options.signal);
-    } finally {
-      this.#responses.delete(key);
-    }
-  }
-
-  async #responseTopicReady(qos: Message["qos"], signal: AbortSignal | undefined): Promise<string> {
-    if (this.#responseSubscription === undefined) {
-      await untilAborted(this.#ready.promise, signal);
-      const base = this.#result?.responseInformation ?? "mqtt5/responses";
-      this.#responseTopic = `${base.replace(/\/$/, "")}/${this.#tag}`;
-      const record = this.#record(
-        this.#responseTopic,
-        { qos },
-        (m) => this.#response(m),
-        undefined,
-      );
-      this.#responseSubscription = this.#subscribeRecord(record, undefined);
-      this.#responseSubscription.catch(() => (this.#responseSubscription = undefined));
-    }
-    await untilAborted(this.#responseSubscription, signal);
-    return this.#responseTopic!;
-  }
-
-  #response(message: Message): void {
-    void message.ack();
-    const data = message.properties.correlationData;
-    const waiting = data === undefined ? undefined : this.#responses.get(decoder.decode(data));
-    if (waiting === undefined) {
-      this.#log.debug("A response nobody waits for (its request timed out?) on {topic}", {
-        topic: message.topic,
-      });
-      return;
-    }
-    waiting.resolve(message);
+    return await this.#requests.request(topic, payload, options);
   }
 
   /**
@@ -750,61 +690,15 @@ export class Supervisor implements AsyncDisposable {
       qos,
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     });
-    const concurrency = options.concurrency ?? 16;
-    const answer = async (request: Message) => {
-      const responseTopic = request.properties.responseTopic;
-      if (responseTopic !== undefined) {
-        try {
-          const reply = await handler(request);
-          const { payload, properties } = typeof reply === "string" || reply instanceof Uint8Array
-            ? { payload: reply, properties: undefined }
-            : reply;
-          const correlationData = request.properties.correlationData;
-          this.publish(responseTopic, payload, {
-            qos,
-            properties: {
-              ...properties,
-              ...(correlationData !== undefined ? { correlationData } : {}),
-            },
-          }).catch((e) =>
-            this.#log.warning("The reply to {topic} was not delivered: {message}", {
-              topic: request.topic,
-              message: e instanceof Error ? e.message : String(e),
-            })
-          );
-        } catch (e) {
-          this.#log.error("The request handler for {topic} failed: {message}", {
-            topic: request.topic,
-            message: e instanceof Error ? e.message : String(e),
-          });
-        }
-      }
-      await request.ack();
-    };
-    const serve = async () => {
-      const signal = options.signal;
-      const onAbort = () => void subscription.unsubscribe().catch(() => {});
-      signal?.addEventListener("abort", onAbort, { once: true });
-      // Up to `concurrency` requests are answered at once: a slow one does not hold the others.
-      const running = new Set<Promise<void>>();
-      try {
-        for await (const request of subscription) {
-          const task = answer(request).catch(() => {});
-          running.add(task);
-          void task.finally(() => running.delete(task));
-          if (running.size >= concurrency) await Promise.race(running);
-        }
-      } catch {
-        // Ended by the supervisor stopping: nothing to answer any more.
-      } finally {
-        signal?.removeEventListener("abort", onAbort);
-        await Promise.allSettled(running);
-      }
-    };
-    const task = serve();
-    this.#tasks.add(task);
-    void task.finally(() => this.#tasks.delete(task));
+    this.#requests.respond(subscription, handler, options);
     return subscription;
+  }
+
+  /** Keeps a background task (a responder) that {@linkcode Supervisor.stop} waits for. */
+  #track(task: Promise<void>): void {
+    const kept = task.catch(() => {});
+    this.#tasks.add(kept);
+    void kept.finally(() => this.#tasks.delete(kept));
   }
 
   // -- stopping --------------------------------------------------------------------------------
@@ -1297,7 +1191,7 @@ export class Supervisor implements AsyncDisposable {
     for (const record of this.#subscriptions) {
       for (const filter of record.filters) {
         if (topicMatches(filter, event.topic)) {
-          record.sink(message);
+          record.channel.push(message);
           taken = true;
           break;
         }
@@ -1378,14 +1272,13 @@ export class Supervisor implements AsyncDisposable {
     this.#roomWaiters = [];
     for (const record of this.#subscriptions) {
       record.ready.reject(stopped);
-      record.channel?.close();
+      record.channel.close();
     }
     for (const waiter of this.#unsubscribing.values()) waiter.resolve();
     this.#unsubscribing.clear();
     for (const listener of this.#listeners) listener.close();
     this.#listeners.clear();
-    for (const response of this.#responses.values()) response.reject(stopped);
-    this.#responses.clear();
+    this.#requests.close(stopped);
     // ready() rejects from now on: the calls waiting now, and later ones where the last
     // connection had resolved it.
     this.#ready.reject(stopped);
