@@ -1,0 +1,128 @@
+/**
+ * The cost of durable sessions: `deno task bench:store`. QoS 1 and QoS 2 publisher throughput
+ * (10,000 × 64 B, PUBLISH to PUBACK or PUBCOMP, the server's Receive Maximum in flight, no
+ * subscriber) against one Mosquitto, with the session in memory only (no store), with a
+ * `MemorySessionStore` (the barrier's own cost: a snapshot per save, no disk), and with a
+ * `FileSessionStore` under `.broker/` (a snapshot written, synced and renamed per save). Rounds
+ * alternate (the order of the modes rotates); it prints the medians, the ratio of each store to
+ * the in-memory session, and how many messages one save covered.
+ *
+ * Options: `--runs=N` (rounds, default 5), `--count=N` (default 10,000), `--inflight=N`
+ * (Mosquitto's `max_inflight_messages`, announced as the Receive Maximum; default Mosquitto's 20).
+ *
+ * @module
+ */
+
+import { Client, type QoS } from "../mod.ts";
+import { connectTcp } from "../src/transport/mod.ts";
+import { FileSessionStore, MemorySessionStore } from "../src/store/mod.ts";
+import type { SessionStore } from "../src/session/mod.ts";
+import { startMosquitto } from "../tests/_util/mosquitto.ts";
+
+const flags = new Map(
+  Deno.args.map((a) => {
+    const [k, v] = a.replace(/^--/, "").split("=", 2);
+    return [k!, v ?? "true"] as const;
+  }),
+);
+const runs = Number(flags.get("runs") ?? 5);
+const count = Number(flags.get("count") ?? 10_000);
+const inflight = flags.has("inflight") ? Number(flags.get("inflight")) : undefined;
+
+type Mode = "none" | "memory" | "file";
+const MODES: Mode[] = ["none", "memory", "file"];
+
+await using broker = await startMosquitto({
+  allowAnonymous: true,
+  config: inflight !== undefined ? [`max_inflight_messages ${inflight}`] : [],
+});
+await Deno.mkdir(".broker", { recursive: true });
+const dir = await Deno.makeTempDir({ dir: ".broker", prefix: "bench-store-" });
+const payload = new Uint8Array(64).fill(0x61);
+
+/** Publishes `count` messages at `qos`; returns messages per second and saves made. */
+async function run(mode: Mode, qos: QoS, round: number): Promise<{ rate: number; saves: number }> {
+  let saves = 0;
+  let store: SessionStore | undefined;
+  let file: FileSessionStore | undefined;
+  if (mode === "memory") store = new MemorySessionStore();
+  if (mode === "file") store = file = await FileSessionStore.open(`${dir}/${qos}-${round}.session`);
+  if (store !== undefined) {
+    const inner = store;
+    store = {
+      load: () => inner.load(),
+      save: (changes, session) => (saves++, inner.save(changes, session)),
+      clear: () => inner.clear(),
+    };
+  }
+  const client = new Client(store !== undefined ? { store } : {});
+  await client.connect(await connectTcp(broker), { clientId: `bench-${mode}-${qos}-${round}` });
+  const done = qos === 1 ? "acknowledged" : "completed";
+  const topic = `bench/store/${mode}`;
+  const start = performance.now();
+  const acks = (async () => {
+    for (let n = 0; n < count;) if ((await client.poll()).type === done) n++;
+  })();
+  for (let i = 0; i < count; i++) {
+    if (client.sendQuota === 0) await client.waitForQuota();
+    client.publish({ topic, qos }, payload);
+  }
+  await acks;
+  const seconds = (performance.now() - start) / 1000;
+  await client.disconnect();
+  await file?.clear();
+  await file?.close();
+  return { rate: count / seconds, saves };
+}
+
+function median(values: number[]): number {
+  const s = values.toSorted((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const results = new Map<string, { rates: number[]; saves: number[] }>();
+try {
+  for (let round = 0; round < runs; round++) {
+    for (const qos of [1, 2] as const) {
+      // The order of the modes rotates from round to round.
+      const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
+      for (const mode of order) {
+        const { rate, saves } = await run(mode, qos, round);
+        const key = `${qos}/${mode}`;
+        const r = results.get(key) ?? { rates: [], saves: [] };
+        r.rates.push(rate);
+        r.saves.push(saves);
+        results.set(key, r);
+      }
+    }
+    console.error(`round ${round + 1} of ${runs} done`);
+  }
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
+
+console.log(
+  `QoS 1 and 2 publisher, ${count} × 64 B to Mosquitto, median of ${runs} alternating rounds` +
+    (inflight !== undefined ? `, max_inflight_messages ${inflight}` : ""),
+);
+console.log("| QoS | session            | msgs/s | ratio to in-memory | messages per save |");
+console.log("| --- | ------------------ | -----: | -----------------: | ----------------: |");
+for (const qos of [1, 2]) {
+  const base = median(results.get(`${qos}/none`)!.rates);
+  for (const mode of MODES) {
+    const r = results.get(`${qos}/${mode}`)!;
+    const rate = median(r.rates);
+    const saves = median(r.saves);
+    const name = mode === "none"
+      ? "in memory, no store"
+      : mode === "memory"
+      ? "MemorySessionStore"
+      : "FileSessionStore";
+    console.log(
+      `| ${qos}   | ${name.padEnd(18)} | ${Math.round(rate).toString().padStart(6)} | ${
+        (rate / base).toFixed(2).padStart(18)
+      } | ${(saves === 0 ? "-" : (count * (qos === 2 ? 2 : 1) / saves).toFixed(1)).padStart(17)} |`,
+    );
+  }
+}
