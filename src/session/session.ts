@@ -156,7 +156,8 @@ export interface SessionStore {
   /**
    * Makes `changes` durable: resolves once they survive a crash of the process (and, for a
    * file, of the machine). `session` is the session after them: a store may write its
-   * {@linkcode Session.snapshot} whole, or append the changes.
+   * {@linkcode Session.snapshot} whole, or append the changes. Take the snapshot (or copy the
+   * changes) before the first `await`: the session moves on while the save runs.
    */
   save(changes: readonly SessionChange[], session: Session): Promise<void>;
   /** Forgets the stored session. */
