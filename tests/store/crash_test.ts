@@ -369,17 +369,22 @@ Deno.test({
           const skip = (life: Life) => {
             skipped += life.lines.filter((l) => l.startsWith("skip ")).length;
           };
-          await first.kill();
-          skip(first);
-          const kills = await killRepeatedly(
-            KILLS - 1,
-            prng(seed + 10 + qos),
-            () => new Life(SUBSCRIBER, dir, config),
-            "ready",
-            skip,
-          );
-          feeding = false;
-          await feeder;
+          let kills;
+          try {
+            await first.kill();
+            skip(first);
+            kills = await killRepeatedly(
+              KILLS - 1,
+              prng(seed + 10 + qos),
+              () => new Life(SUBSCRIBER, dir, config),
+              "ready",
+              skip,
+            );
+          } finally {
+            // Also when a kill failed: no publication left waiting when the publisher stops.
+            feeding = false;
+            await feeder;
+          }
           const lastStarted = performance.now();
           const last = new Life(SUBSCRIBER, dir, { ...config, total: published });
           await last.finish(FINISH_MS);
