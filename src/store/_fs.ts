@@ -1,14 +1,24 @@
 /**
  * The file operations of the file store, on Deno (its own APIs) and on Node and Bun (`node:fs`
  * taken from `process.getBuiltinModule`, not imported, so that a browser bundle finds no
- * `node:` import): read, an atomic durable write, remove, and the lock that keeps one session
- * to one process.
+ * `node:` import): read, an atomic durable write, a write in place with a data sync (the log),
+ * remove, and the lock that keeps one session to one process.
  *
  * @module
  */
 
 import type * as NodeFs from "node:fs";
 import { SessionStoreError } from "./errors.ts";
+
+/** A file open for writes in place (the log): one writer, its writes in order. */
+export interface WritableFile {
+  /** Writes `bytes` at offset `at` (not durable until {@linkcode WritableFile.syncData}). */
+  write(bytes: Uint8Array, at: number): Promise<void>;
+  /** Makes the writes so far durable (`fdatasync`: the data and the size, not the times). */
+  syncData(): Promise<void>;
+  /** Closes the file. */
+  close(): Promise<void>;
+}
 
 /** What the file store needs of a runtime's file system. */
 export interface FileSystem {
@@ -21,6 +31,8 @@ export interface FileSystem {
   replace(path: string, bytes: Uint8Array): Promise<void>;
   /** Removes the file if it exists (and syncs the folder). */
   remove(path: string): Promise<void>;
+  /** Opens an existing file to write in place. */
+  openForWrite(path: string): Promise<WritableFile>;
   /**
    * Takes the lock of `path` (the file `path.lock`); refuses with {@linkcode SessionStoreError}
    * reason `locked` while another process (or store) holds it. Resolves to its release.
@@ -110,6 +122,21 @@ function denoFs(): FileSystem {
       }
       await syncDir(path);
     },
+    async openForWrite(path) {
+      const file = await Deno.open(path, { write: true });
+      return {
+        async write(bytes, at) {
+          // Writes to one file come one after another (the store queues its saves).
+          await file.seek(at, Deno.SeekMode.Start);
+          for (let n = 0; n < bytes.length;) n += await file.write(bytes.subarray(n));
+        },
+        syncData: () => file.syncData(),
+        close() {
+          file.close();
+          return Promise.resolve();
+        },
+      };
+    },
     async lock(path) {
       const lockPath = path + ".lock";
       const file = await Deno.open(lockPath, { read: true, write: true, create: true });
@@ -192,6 +219,18 @@ function nodeFs(fs: typeof NodeFs, runtime: string, pid: number): FileSystem {
         throw e;
       }
       await syncDir(path);
+    },
+    async openForWrite(path) {
+      const file = await p.open(path, "r+");
+      return {
+        async write(bytes, at) {
+          for (let n = 0; n < bytes.length;) {
+            n += (await file.write(bytes, n, bytes.length - n, at + n)).bytesWritten;
+          }
+        },
+        syncData: () => file.datasync(),
+        close: () => file.close(),
+      };
     },
     async lock(path) {
       const lockPath = path + ".lock";

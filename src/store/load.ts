@@ -8,7 +8,9 @@
 import {
   type OutgoingFlight,
   Session,
+  type SessionChange,
   type SessionSnapshot,
+  type SessionState,
   type SessionStore,
 } from "../session/mod.ts";
 import { SessionStoreError } from "./errors.ts";
@@ -46,6 +48,105 @@ export function migrateSnapshot(snapshot: unknown): SessionSnapshot {
   // Version 1 is the only one so far; a later version migrates the earlier ones here, step by
   // step, so that a store written by an older mqtt5 is read, never misread.
   return snapshot as SessionSnapshot;
+}
+
+/**
+ * Replays `changes` (as the engine journals them, see {@linkcode SessionChange}) on `snapshot`:
+ * the session a store that appends changes holds. The next Packet Identifier follows the last
+ * publication replayed (any free id serves, and the engine skips ids in flight). Replaying is
+ * idempotent where the engine's transitions are: a completion of a flight not in the session, a
+ * second record of an incoming id, change nothing. Refuses a snapshot that is not a session with
+ * {@linkcode SessionStoreError} reason `corrupt`.
+ *
+ * @example A publication, then its completion
+ * ```ts
+ * import { Session } from "../session/mod.ts";
+ * import { applyChanges } from "./load.ts";
+ * const publication = { topic: "t", payload: new Uint8Array([1]), qos: 1 as const, retain: false };
+ * const sent = applyChanges(new Session().snapshot(), [{ op: "publish", packetId: 1, publication }]);
+ * console.log(Session.fromSnapshot(sent).state.outgoing.length); // 1
+ * const done = applyChanges(sent, [{ op: "completed", packetId: 1 }]);
+ * console.log(Session.fromSnapshot(done).state.outgoing.length); // 0
+ * ```
+ */
+export function applyChanges(
+  snapshot: SessionSnapshot,
+  changes: readonly SessionChange[],
+): SessionSnapshot {
+  let state: SessionState;
+  try {
+    // A fresh deep copy, owned here: changed in place, then snapshot again.
+    state = Session.fromSnapshot(migrateSnapshot(snapshot)).state as unknown as SessionState;
+  } catch (e) {
+    if (e instanceof SessionStoreError) throw e;
+    throw new SessionStoreError("corrupt", `The stored session is not a valid session: ${e}`, {
+      cause: e,
+    });
+  }
+  for (const change of changes) {
+    switch (change.op) {
+      case "publish": {
+        const flight: OutgoingFlight = {
+          packetId: change.packetId,
+          state: change.publication.qos === 1 ? "awaiting-puback" : "awaiting-pubrec",
+          publication: change.publication,
+        };
+        const i = state.outgoing.findIndex((f) => f.packetId === change.packetId);
+        if (i >= 0) state.outgoing[i] = flight;
+        else state.outgoing.push(flight);
+        state.nextPacketId = change.packetId === 0xffff ? 1 : change.packetId + 1;
+        break;
+      }
+      case "released": {
+        const flight = state.outgoing.find((f) => f.packetId === change.packetId);
+        if (flight !== undefined) {
+          flight.state = "awaiting-pubcomp";
+          delete flight.publication;
+        }
+        break;
+      }
+      case "completed": {
+        // Acknowledgements mostly come in order: the flight is usually the first.
+        const i = state.outgoing[0]?.packetId === change.packetId
+          ? 0
+          : state.outgoing.findIndex((f) => f.packetId === change.packetId);
+        if (i >= 0) state.outgoing.splice(i, 1);
+        break;
+      }
+      case "incoming":
+        if (!state.incoming.includes(change.packetId)) state.incoming.push(change.packetId);
+        break;
+      case "incoming-done": {
+        const i = state.incoming.indexOf(change.packetId);
+        if (i >= 0) state.incoming.splice(i, 1);
+        break;
+      }
+      case "subscribed":
+        for (const r of change.records) {
+          const i = state.subscriptions.findIndex((s) => s.filter === r.filter);
+          if (i >= 0) state.subscriptions[i] = r;
+          else state.subscriptions.push(r);
+        }
+        break;
+      case "unsubscribed":
+        state.subscriptions = state.subscriptions.filter((s) => !change.filters.includes(s.filter));
+        break;
+      case "clear":
+        state.outgoing = [];
+        state.incoming = [];
+        state.subscriptions = [];
+        break;
+      case "client-id":
+        state.clientId = change.clientId;
+        break;
+      default:
+        throw new SessionStoreError(
+          "corrupt",
+          `The stored session's changes hold an unknown one: ${JSON.stringify(change)}`,
+        );
+    }
+  }
+  return new Session(state).snapshot();
 }
 
 /** Options of {@linkcode loadSession}. */

@@ -171,14 +171,14 @@ Deno.test("FileSessionStore refuses a later file format or snapshot version, as 
   await using dir = await tempDir();
   const path = `${dir.path}/v.session`;
   await using store = await FileSessionStore.open(path);
-  // Format version 2, with a valid CRC: a file of a later mqtt5.
+  // Format version 3, with a valid CRC: a file of a later mqtt5.
   const later = encodeSessionFile(new Session().snapshot());
   const view = new DataView(later.buffer);
-  view.setUint16(4, 2);
+  view.setUint16(4, 3);
   view.setUint32(12, crc32(later.subarray(16), crc32(later.subarray(4, 12))));
   await Deno.writeFile(path, later);
   await rejects(store.load(), reason("version"));
-  // Snapshot version 2 inside a valid file of format 1.
+  // Snapshot version 2 inside a valid file of format 2.
   const snapshot = { version: 2, state: {} } as unknown as ReturnType<Session["snapshot"]>;
   await Deno.writeFile(path, encodeSessionFile(snapshot));
   await rejects(store.load(), reason("version"));
