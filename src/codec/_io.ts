@@ -1,7 +1,7 @@
 // The byte reader and writer of the codec: one bounds check per read, no allocation per field.
 
 import { DecodeError, EncodeError } from "./errors.ts";
-import type { Connect } from "./packets.ts";
+import type { Connect, Packet } from "./packets.ts";
 import {
   decodeUtf8,
   lastDecodeProblem,
@@ -22,13 +22,23 @@ export class Reader {
   strict: boolean;
   /** The protocol version read: its statement ids are cited, and 3.1.1 is named in messages. */
   version: 4 | 5;
+  /** Where the packet starts in `buf`: errors give offsets from there. */
+  base: number;
 
-  constructor(buf: Uint8Array, pos: number, end: number, strict: boolean, version: 4 | 5 = 5) {
+  constructor(
+    buf: Uint8Array,
+    pos: number,
+    end: number,
+    strict: boolean,
+    version: 4 | 5 = 5,
+    base = 0,
+  ) {
     this.buf = buf;
     this.pos = pos;
     this.end = end;
     this.strict = strict;
     this.version = version;
+    this.base = base;
   }
 
   /** Throws a DecodeError with `reasonCode` at the current position. */
@@ -36,7 +46,7 @@ export class Reader {
     throw new DecodeError(
       this.version === 4 ? `MQTT 3.1.1: ${message}` : message,
       reasonCode,
-      this.pos,
+      this.pos - this.base,
       statement,
     );
   }
@@ -123,6 +133,75 @@ export class Reader {
     return this.buf.subarray(start, start + len);
   }
 }
+
+/**
+ * What {@linkcode frameLength} found besides its result: the fixed header's length (of a whole
+ * packet), and the packet's total length (-1 while the fixed header is incomplete). One set serves:
+ * framing is synchronous.
+ */
+export const framed = { headerLength: 0, length: -1 };
+
+/**
+ * The fixed header at `buf[offset..end)`: the packet's total length when the whole packet is
+ * there, else 0 (then {@linkcode framed}`.length` is its length if known). Throws what the
+ * codec's `frame()` throws (a malformed Remaining Length, a packet over `max`). The allocation-free
+ * core of `frame()`, for readers that frame every packet they read.
+ */
+export function frameLength(buf: Uint8Array, offset: number, end: number, max: number): number {
+  let value = 0;
+  let mult = 1;
+  for (let i = 1; i <= 4; i++) {
+    if (offset + i >= end) {
+      framed.length = -1;
+      return 0;
+    }
+    const b = buf[offset + i]!;
+    value += (b & 0x7f) * mult;
+    if ((b & 0x80) === 0) {
+      if (b === 0 && i > 1) {
+        throw new DecodeError(
+          "Remaining Length is not in its shortest encoding",
+          0x81,
+          i,
+          "MQTT-1.5.5-1",
+        );
+      }
+      const length = 1 + i + value;
+      if (length > max) {
+        throw new DecodeError(
+          `Packet of ${length} bytes exceeds the Maximum Packet Size of ${max}`,
+          0x95,
+          0,
+          "MQTT-3.1.2-24",
+        );
+      }
+      framed.headerLength = 1 + i;
+      framed.length = length;
+      return end - offset >= length ? length : 0;
+    }
+    mult *= 128;
+  }
+  throw new DecodeError("Remaining Length is longer than 4 bytes", 0x81, 4);
+}
+
+/**
+ * The in-place decoder: decodes the MQTT 5.0 packet at `bytes[start..end)` (framed, its fixed
+ * header `headerLength` bytes) without a view of it; error offsets count from `start`. Set by
+ * `decode.ts`, whose exports are all public (the client's reader uses it).
+ */
+export const inPlace: {
+  decode: (
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    headerLength: number,
+    strict: boolean,
+  ) => Packet;
+} = {
+  decode: () => {
+    throw new Error("unreachable: decode.ts sets the in-place decoder");
+  },
+};
 
 /** The number of bytes of a Variable Byte Integer. */
 export function vbiLength(n: number): number {

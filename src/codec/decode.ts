@@ -27,7 +27,7 @@ import type {
   Unsubscribe,
   Will,
 } from "./packets.ts";
-import { Reader } from "./_io.ts";
+import { framed, frameLength, inPlace, Reader } from "./_io.ts";
 import { readProperties, WILL } from "./_properties.ts";
 import { isSharedFilter } from "./topic.ts";
 import { decodeBody311 } from "./_v311_decode.ts";
@@ -103,38 +103,12 @@ export function frame(
 ): Frame {
   const max = options?.maximumPacketSize ?? DEFAULT_MAX;
   if (end > buf.length) end = buf.length;
-  let value = 0;
-  let mult = 1;
-  for (let i = 1; i <= 4; i++) {
-    if (offset + i >= end) return { complete: false, needed: 1, length: undefined };
-    const b = buf[offset + i]!;
-    value += (b & 0x7f) * mult;
-    if ((b & 0x80) === 0) {
-      if (b === 0 && i > 1) {
-        throw new DecodeError(
-          "Remaining Length is not in its shortest encoding",
-          0x81,
-          i,
-          "MQTT-1.5.5-1",
-        );
-      }
-      const length = 1 + i + value;
-      if (length > max) {
-        throw new DecodeError(
-          `Packet of ${length} bytes exceeds the Maximum Packet Size of ${max}`,
-          0x95,
-          0,
-          "MQTT-3.1.2-24",
-        );
-      }
-      const have = end - offset;
-      return have >= length
-        ? { complete: true, length, headerLength: 1 + i }
-        : { complete: false, needed: length - have, length };
-    }
-    mult *= 128;
-  }
-  throw new DecodeError("Remaining Length is longer than 4 bytes", 0x81, 4);
+  const length = frameLength(buf, offset, end, max);
+  if (length > 0) return { complete: true, length, headerLength: framed.headerLength };
+  const known = framed.length;
+  return known < 0
+    ? { complete: false, needed: 1, length: undefined }
+    : { complete: false, needed: known - (end - offset), length: known };
 }
 
 // Expected fixed-header flags per type [MQTT-2.1.3-1]; PUBLISH (3) is checked apart.
@@ -222,16 +196,36 @@ export function decodeBody(
 ): Packet {
   // The one version branch of a packet: 5.0 goes straight on.
   if (protocolVersion !== 5) return decodeBody311(bytes, headerLength, strict, protocolVersion);
-  const first = bytes[0]!;
+  return decodeAt(bytes, 0, bytes.length, headerLength, strict);
+}
+
+/** One reader serves every MQTT 5.0 packet: decoding is synchronous and never nested. */
+const reader = new Reader(new Uint8Array(0), 0, 0, true);
+const NO_BYTES = reader.buf;
+
+/** Decodes the MQTT 5.0 packet at `bytes[start..end)`; error offsets count from `start`. */
+function decodeAt(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  headerLength: number,
+  strict: boolean,
+): Packet {
+  const first = bytes[start]!;
   const type = first >> 4;
   const flags = first & 0x0f;
-  const r = new Reader(bytes, headerLength, bytes.length, strict);
+  const r = reader;
+  r.buf = bytes;
+  r.pos = start + headerLength;
+  r.end = end;
+  r.strict = strict;
+  r.base = start;
   if (type === 0) {
-    r.pos = 0;
+    r.pos = start;
     r.malformed("Packet type 0 is reserved");
   }
   if (type !== PacketType.Publish && flags !== expectedFlags[type]) {
-    r.pos = 0;
+    r.pos = start;
     r.malformed(
       `${packetTypeName[type as PacketType]} fixed header flags must be ${
         expectedFlags[type]
@@ -313,8 +307,12 @@ export function decodeBody(
       } bytes beyond its content (Remaining Length does not match)`,
     );
   }
+  // The reader keeps no packet alive.
+  r.buf = NO_BYTES;
   return packet;
 }
+
+inPlace.decode = decodeAt;
 
 function nonZeroPacketId(r: Reader, type: number): number {
   const id = r.u16("Packet Identifier");
@@ -355,23 +353,16 @@ function reasonCodeFor(r: Reader, type: number): number {
 function decodePublish(r: Reader, flags: number): Publish {
   const qos = (flags >> 1) & 3;
   if (qos === 3) {
-    r.pos = 0;
+    r.pos = r.base;
     r.malformed("PUBLISH has QoS 3", "MQTT-3.3.1-4");
   }
   const dup = (flags & 8) !== 0;
   if (dup && qos === 0) {
-    r.pos = 0;
+    r.pos = r.base;
     r.malformed("PUBLISH at QoS 0 has DUP set", "MQTT-3.3.1-2");
   }
   const topicPos = r.pos;
-  const topic = r.utf8("Topic Name");
-  for (let i = 0; i < topic.length; i++) {
-    const c = topic.charCodeAt(i);
-    if (c === 0x2b || c === 0x23) {
-      r.pos = topicPos;
-      r.malformed(`Topic Name ${JSON.stringify(topic)} contains a wildcard`, "MQTT-3.3.2-2");
-    }
-  }
+  const topic = topicName(r);
   const packetId = qos > 0 ? nonZeroPacketId(r, 3) : undefined;
   const properties = readProperties(r, PacketType.Publish);
   if (topic.length === 0 && properties?.topicAlias === undefined) {
@@ -391,6 +382,52 @@ function decodePublish(r: Reader, flags: number): Publish {
   if (packetId !== undefined) p.packetId = packetId;
   if (properties !== undefined) p.properties = properties;
   return p;
+}
+
+/** The bytes of the last Topic Name decoded (up to 256), its string, and the rules it passed. */
+const lastTopicBytes = new Uint8Array(256);
+let lastTopicLength = -1;
+let lastTopic = "";
+let lastTopicStrict = true;
+
+/**
+ * A PUBLISH's Topic Name, checked: well-formed UTF-8 [MQTT-1.5.4-1] without wildcards
+ * [MQTT-3.3.2-2]. A subscriber mostly receives the same topics again, so the last one's bytes are
+ * kept: the same bytes under the same rules give the same string, neither decoded nor checked
+ * again.
+ */
+function topicName(r: Reader): string {
+  const pos = r.pos;
+  if (pos + 2 <= r.end) {
+    const b = r.buf;
+    const len = (b[pos]! << 8) | b[pos + 1]!;
+    if (len === lastTopicLength && r.strict === lastTopicStrict && pos + 2 + len <= r.end) {
+      let i = 0;
+      const at = pos + 2;
+      while (i < len && b[at + i] === lastTopicBytes[i]) i++;
+      if (i === len) {
+        r.pos = at + len;
+        return lastTopic;
+      }
+    }
+  }
+  const topic = r.utf8("Topic Name");
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i);
+    if (c === 0x2b || c === 0x23) {
+      r.pos = pos;
+      r.malformed(`Topic Name ${JSON.stringify(topic)} contains a wildcard`, "MQTT-3.3.2-2");
+    }
+  }
+  const len = r.pos - pos - 2;
+  if (len <= lastTopicBytes.length) {
+    const b = r.buf;
+    for (let i = 0; i < len; i++) lastTopicBytes[i] = b[pos + 2 + i]!;
+    lastTopicLength = len;
+    lastTopic = topic;
+    lastTopicStrict = r.strict;
+  }
+  return topic;
 }
 
 function decodeConnect(r: Reader): Connect {

@@ -65,6 +65,17 @@ let remaining = 0;
 let propsLength = 0;
 let willPropsLength = 0;
 
+/** One writer serves every packet: encoding is synchronous and never nested. */
+const writer = new Writer(new Uint8Array(0), 0);
+const NO_BYTES = writer.buf;
+
+/** The shared writer, at `pos` in `buf`. */
+function writerAt(buf: Uint8Array, pos: number): Writer {
+  writer.buf = buf;
+  writer.pos = pos;
+  return writer;
+}
+
 function refuse(type: number, message: string, reasonCode = 0x82, statement?: string): never {
   throw new EncodeError(
     `Cannot encode ${packetTypeName[type as PacketType] ?? "packet"}: ${message}`,
@@ -164,6 +175,11 @@ function writeConnect(w: Writer, p: Connect): void {
   if (p.password !== undefined) w.binary(p.password);
 }
 
+/** The last non-empty Topic Name measured, the rules it was checked under, and its length. */
+let lastTopic = "";
+let lastTopicStrict = true;
+let lastTopicLength = 0;
+
 function measurePublish(p: Publish, strict: boolean): number {
   const qos = p.qos;
   if (qos !== 0 && qos !== 1 && qos !== 2) {
@@ -178,19 +194,32 @@ function measurePublish(p: Publish, strict: boolean): number {
     checkPacketId(3, p.packetId);
   }
   const props = p.properties;
-  if (p.topic.length === 0) {
-    if (props?.topicAlias === undefined) {
-      refuse(3, "an empty Topic Name needs a Topic Alias", 0x82, "MQTT-3.3.2-1");
-    }
+  const topic = p.topic;
+  let topicLength: number;
+  if (topic === lastTopic && strict === lastTopicStrict) {
+    // Checked already: a publisher mostly sends to the same topics again.
+    topicLength = lastTopicLength;
   } else {
-    const problem = topicNameProblem(p.topic);
-    if (problem) {
-      refuse(
-        3,
-        `Topic Name ${JSON.stringify(p.topic)}: ${problem.reason}`,
-        0x82,
-        problem.statement,
-      );
+    if (topic.length === 0) {
+      if (props?.topicAlias === undefined) {
+        refuse(3, "an empty Topic Name needs a Topic Alias", 0x82, "MQTT-3.3.2-1");
+      }
+    } else {
+      const problem = topicNameProblem(topic);
+      if (problem) {
+        refuse(
+          3,
+          `Topic Name ${JSON.stringify(topic)}: ${problem.reason}`,
+          0x82,
+          problem.statement,
+        );
+      }
+    }
+    topicLength = checkedUtf8Length(topic, "Topic Name", strict);
+    if (topic.length > 0) {
+      lastTopic = topic;
+      lastTopicStrict = strict;
+      lastTopicLength = topicLength;
     }
   }
   if (props?.responseTopic !== undefined) {
@@ -208,7 +237,7 @@ function measurePublish(p: Publish, strict: boolean): number {
     throw new TypeError("PUBLISH payload must be a Uint8Array");
   }
   propsLength = measureProperties(props, PacketType.Publish, strict);
-  return 2 + checkedUtf8Length(p.topic, "Topic Name", strict) + (qos > 0 ? 2 : 0) +
+  return 2 + topicLength + (qos > 0 ? 2 : 0) +
     vbiLength(propsLength) + propsLength + p.payload.length;
 }
 
@@ -518,8 +547,9 @@ export function encodedLength(packet: Packet, options?: EncodeOptions): number {
 export function encode(packet: Packet, options?: EncodeOptions): Uint8Array {
   const size = prepare(packet, options);
   const buf = new Uint8Array(size);
-  if (v311) write311(new Writer(buf, 0), packet, remaining);
-  else write(new Writer(buf, 0), packet, remaining);
+  if (v311) write311(writerAt(buf, 0), packet, remaining);
+  else write(writerAt(buf, 0), packet, remaining);
+  writer.buf = NO_BYTES;
   return buf;
 }
 
@@ -559,8 +589,9 @@ export function encodePublishHead(packet: Publish, options?: EncodeOptions): Uin
   }
   const size = prepare(packet, options);
   const head = new Uint8Array(size - packet.payload.length);
-  if (v311) writePublishHead311(new Writer(head, 0), packet, remaining);
-  else writePublishHead(new Writer(head, 0), packet, remaining);
+  if (v311) writePublishHead311(writerAt(head, 0), packet, remaining);
+  else writePublishHead(writerAt(head, 0), packet, remaining);
+  writer.buf = NO_BYTES;
   return head;
 }
 
@@ -589,8 +620,10 @@ export function encodeInto(
       `The packet needs ${size} bytes at offset ${offset}, but the target holds ${target.length}`,
     );
   }
-  if (v311) write311(new Writer(target, offset), packet, remaining);
-  else write(new Writer(target, offset), packet, remaining);
+  if (v311) write311(writerAt(target, offset), packet, remaining);
+  else write(writerAt(target, offset), packet, remaining);
+  // The writer keeps no buffer alive.
+  writer.buf = NO_BYTES;
   return size;
 }
 
@@ -620,7 +653,9 @@ export function encodeIntoIfFits(
   }
   const size = prepare(packet, options);
   if (offset + size > target.length) return -size;
-  if (v311) write311(new Writer(target, offset), packet, remaining);
-  else write(new Writer(target, offset), packet, remaining);
+  if (v311) write311(writerAt(target, offset), packet, remaining);
+  else write(writerAt(target, offset), packet, remaining);
+  // The writer keeps no buffer alive.
+  writer.buf = NO_BYTES;
   return size;
 }
