@@ -24,6 +24,7 @@ import {
   NotConnectedError,
   type Output,
 } from "../session/mod.ts";
+import { framed, frameLength, inPlace } from "../codec/_io.ts";
 import type { DirectConnection } from "../transport/mod.ts";
 import { type Logger, silentLogger } from "../session/mod.ts";
 import { tracePacket } from "./_log.ts";
@@ -233,30 +234,33 @@ export class PacketReader {
     }
     const available = this.#end - this.#start;
     if (available < 2) return undefined;
-    const f = frame(this.#buf, this.#frameOptions, this.#start, this.#end);
-    if (f.complete) {
+    const buf = this.#buf;
+    // A read that failed took the buffer with it (detached): nothing is left to frame.
+    if (buf.length < this.#end) return undefined;
+    const first = frameLength(buf, this.#start, this.#end, this.#max);
+    if (first > 0) {
       // Every complete packet buffered, copied out at once: the packets own their bytes (their
       // payloads survive later reads into the read-ahead buffer), with one copy for all of them.
       const start = this.#start;
-      let end = start + f.length;
+      let end = start + first;
       while (this.#end - end >= 2) {
         let next;
         try {
-          next = frame(this.#buf, this.#frameOptions, end, this.#end);
+          next = frameLength(buf, end, this.#end, this.#max);
         } catch {
           break; // Thrown again when that packet's turn comes.
         }
-        if (!next.complete) break;
-        end += next.length;
+        if (next === 0) break;
+        end += next;
       }
-      this.#chunk = this.#buf.slice(start, end);
+      this.#chunk = buf.slice(start, end);
       this.#chunkPos = 0;
       this.#chunkEnd = end - start;
       this.#start = end;
       if (this.#start === this.#end) this.#start = this.#end = 0;
       return this.#fromChunk();
     }
-    const length = f.length ?? 0;
+    const length = framed.length;
     if (length > this.#buf.length && available * BIG_RATIO >= length) {
       // Enough of a large packet arrived to justify its whole length: a buffer of its own, into
       // which the rest is read straight (its pages are touched only as the bytes come).
@@ -277,19 +281,24 @@ export class PacketReader {
     return undefined;
   }
 
-  /** Decodes the next packet of `#chunk` (whole packets only, framed before). */
+  /**
+   * Decodes the next packet of `#chunk` (whole packets only, framed before), in place: no view of
+   * the packet, only of its payload and binary fields.
+   */
   #fromChunk(): Packet {
     const chunk = this.#chunk;
     const start = this.#chunkPos;
-    const f = frame(chunk, this.#frameOptions, start, this.#chunkEnd);
-    if (!f.complete) throw new Error("unreachable: the chunk holds whole packets only");
-    const end = start + f.length;
+    const length = frameLength(chunk, start, this.#chunkEnd, this.#max);
+    if (length === 0) throw new Error("unreachable: the chunk holds whole packets only");
+    const headerLength = framed.headerLength;
+    const end = start + length;
     this.#chunkPos = end;
     if (end === this.#chunkEnd) {
       this.#chunk = EMPTY;
       this.#chunkPos = this.#chunkEnd = 0;
     }
-    return decodeBody(chunk.subarray(start, end), f.headerLength, this.#strict, this.#version);
+    if (this.#version === 5) return inPlace.decode(chunk, start, end, headerLength, this.#strict);
+    return decodeBody(chunk.subarray(start, end), headerLength, this.#strict, this.#version);
   }
 
   #decode(bytes: Uint8Array, headerLength?: number): Packet {
