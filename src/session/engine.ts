@@ -29,6 +29,7 @@ import {
   PacketType,
   packetTypeName,
   type Publish,
+  type PublishProperties,
   type Subscribe,
   type SubscribeProperties,
 } from "../codec/mod.ts";
@@ -161,6 +162,11 @@ export interface ConnectedEvent extends ConnectResult {
 export type EngineEvent = ClientEvent | ConnectedEvent;
 
 const PINGREQ: Packet = Object.freeze({ type: PacketType.Pingreq });
+/**
+ * The properties of an event whose packet had none: one frozen, empty object for all of them, not
+ * one per message.
+ */
+const NO_PROPERTIES: AckProperties & PublishProperties = Object.freeze({});
 
 /**
  * A synchronous, I/O-free MQTT 5.0 client protocol engine. It owns every protocol rule of the
@@ -849,8 +855,11 @@ export class Engine {
     return packetId;
   }
 
+  /** Ids taken by a pending SUBSCRIBE or UNSUBSCRIBE (one function, not one per call). */
+  #requestHas = (id: number): boolean => this.#requests.has(id);
+
   #allocate(): number {
-    const id = this.#store.allocatePacketId((id) => this.#requests.has(id));
+    const id = this.#store.allocatePacketId(this.#requestHas);
     if (id === undefined) throw new PacketIdExhaustedError();
     return id;
   }
@@ -1278,7 +1287,7 @@ export class Engine {
   /** Handles a PUBLISH: resolves its topic alias, checks it, and queues its acknowledgement. */
   #onPublish(packet: Publish): ClientEvent {
     let topic = packet.topic;
-    const props = packet.properties ?? {};
+    const props = packet.properties ?? NO_PROPERTIES;
     const alias = props.topicAlias;
     if (alias !== undefined) {
       const max = this.#connectOptions.topicAliasMaximum ?? 0;

@@ -8,6 +8,7 @@
  */
 
 import {
+  type AckProperties,
   describeReasonCode,
   PacketType,
   packetTypeName,
@@ -22,6 +23,9 @@ import type { Logger } from "./log.ts";
 import type { OutgoingFlight } from "./session.ts";
 import type { PublishAckEvent, PublishRejectedEvent } from "./types.ts";
 
+/** The properties of an acknowledgement that had none: one frozen, empty object for all. */
+const NO_PROPERTIES: AckProperties = Object.freeze({});
+
 /** What an acknowledgement of an outgoing publication calls for. */
 export type AckOutcome =
   | PublishAckEvent
@@ -35,8 +39,12 @@ export type AckOutcome =
 export class OutgoingFlows {
   #store: SessionData;
   #log: Logger;
-  /** Flights sent on this connection and not over (resending them is not allowed). */
-  #sentHere = new Set<number>();
+  /**
+   * Flights sent on this connection and not over (resending them is not allowed), by Packet
+   * Identifier: 1 when sent. An array indexed by id costs nothing per publication, where a set
+   * allocates as ids come and go.
+   */
+  #sentHere = new Uint8Array(65_536);
 
   /** Tracks the flights of `store`, logging to `log`. */
   constructor(store: SessionData, log: Logger) {
@@ -46,17 +54,17 @@ export class OutgoingFlows {
 
   /** A new connection: nothing was sent on it yet. */
   reset(): void {
-    this.#sentHere.clear();
+    this.#sentHere.fill(0);
   }
 
   /** Records that a flight's PUBLISH or PUBREL was queued on this connection. */
   sent(packetId: number): void {
-    this.#sentHere.add(packetId);
+    this.#sentHere[packetId] = 1;
   }
 
   /** Whether a flight's PUBLISH or PUBREL was queued on this connection. */
   isSent(packetId: number): boolean {
-    return this.#sentHere.has(packetId);
+    return this.#sentHere[packetId] === 1;
   }
 
   /**
@@ -66,7 +74,7 @@ export class OutgoingFlows {
   inFlightHere(): number {
     let n = 0;
     for (const flight of this.#store.state.outgoing) {
-      if (this.#sentHere.has(flight.packetId)) n++;
+      if (this.#sentHere[flight.packetId] === 1) n++;
     }
     return n;
   }
@@ -79,7 +87,7 @@ export class OutgoingFlows {
   heldBack(): number[] {
     const ids: number[] = [];
     for (const flight of this.#store.state.outgoing) {
-      if (!this.#sentHere.has(flight.packetId)) ids.push(flight.packetId);
+      if (this.#sentHere[flight.packetId] !== 1) ids.push(flight.packetId);
     }
     return ids;
   }
@@ -93,7 +101,7 @@ export class OutgoingFlows {
     if (flight === undefined) {
       throw new ClientStateError(`Packet Identifier ${packetId} is not in flight in the session`);
     }
-    if (this.#sentHere.has(packetId)) {
+    if (this.#sentHere[packetId] === 1) {
       throw new ClientStateError(
         `Packet Identifier ${packetId} was already sent on this connection; resending is only allowed after a reconnect [MQTT-4.4.0-1]`,
       );
@@ -110,7 +118,7 @@ export class OutgoingFlows {
     const packetId = packet.packetId;
     const flight = this.#store.flight(packetId);
     const reasonCode = packet.reasonCode ?? 0;
-    const properties = packet.properties ?? {};
+    const properties = packet.properties ?? NO_PROPERTIES;
     const expected = packet.type === PacketType.Puback
       ? "awaiting-puback"
       : packet.type === PacketType.Pubrec
@@ -137,9 +145,8 @@ export class OutgoingFlows {
       return { type: "received", packetId, reasonCode, properties };
     }
     this.#store.removeFlight(packetId);
-    // The id is free again: forget that it was sent here, or the set grows with every
-    // publication for as long as the connection lasts.
-    this.#sentHere.delete(packetId);
+    // The id is free again: forget that it was sent here.
+    this.#sentHere[packetId] = 0;
     const name = packetTypeName[packet.type];
     if (reasonCode >= 0x80) {
       const fields = {
