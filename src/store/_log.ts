@@ -14,7 +14,8 @@
  * Then the records, each `[u32 body length][u32 CRC-32 of the length's 4 bytes and the body]`
  * and the body: `[u32 JSON length][JSON of the changes][their bytes]`, where every `Uint8Array`
  * of the changes (payloads, correlation data) stands in the JSON as `{"$b": [offset, length]}`
- * into the bytes that follow. All integers big-endian.
+ * into the bytes that follow. All integers big-endian. Past the committed length: zeros (the
+ * room written ahead), or an append whose commit never happened; both are ignored.
  *
  * @module
  */

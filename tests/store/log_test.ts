@@ -11,7 +11,7 @@ import { type Engine, Session, type SessionSnapshot } from "../../src/session/mo
 import { FileSessionStore, SessionStoreError } from "../../src/store/mod.ts";
 import { openFileStore } from "../../src/store/file.ts";
 import { applyChanges } from "../../src/store/load.ts";
-import { decodeLogHeader, LOG_HEADER } from "../../src/store/_log.ts";
+import { decodeLogHeader, encodeLogHeader, LOG_HEADER } from "../../src/store/_log.ts";
 import { type FileSystem, fileSystem, nodeFileSystem } from "../../src/store/_fs.ts";
 import { crc32 } from "../../src/store/_crc32.ts";
 import { connected, none, T0 } from "../session/_engine.ts";
@@ -214,22 +214,33 @@ async function realLog(dir: string) {
   const log = await Deno.readFile(`${path}.log`);
   const header = decodeLogHeader(log, path);
   equal(header.count, 11);
-  equal(log.length, LOG_HEADER + header.length, "no tail");
-  return { path, store, snapshot, log, engine, step, expected: engine.session.snapshot() };
+  const committed = log.subarray(0, LOG_HEADER + header.length);
+  ok(log.subarray(committed.length).every((b) => b === 0), "past the records: the room, zeros");
+  return {
+    path,
+    store,
+    snapshot,
+    log,
+    header,
+    committed,
+    engine,
+    step,
+    expected: engine.session.snapshot(),
+  };
 }
 
 Deno.test("FileSessionStore refuses a log cut at any offset of its committed part, or with any byte altered, as corrupt", async () => {
   await using dir = await tempDir();
-  const { path, store, log, expected } = await realLog(dir.path);
+  const { path, store, log, committed, expected } = await realLog(dir.path);
   await using _ = store;
-  ok(log.length > 1000, `${log.length} bytes`);
-  for (let cut = 0; cut < log.length; cut++) {
+  ok(committed.length > 1000, `${committed.length} bytes`);
+  for (let cut = 0; cut < committed.length; cut++) {
     await Deno.writeFile(`${path}.log`, log.subarray(0, cut));
     await rejects(store.load(), reason("corrupt"), `cut at ${cut}`);
   }
-  for (let at = 0; at < log.length; at++) {
+  for (let at = 0; at < committed.length; at++) {
     for (const mask of [0x01, 0xff]) {
-      const bytes = log.slice();
+      const bytes = committed.slice();
       bytes[at]! ^= mask;
       await Deno.writeFile(`${path}.log`, bytes);
       await rejects(store.load(), reason("corrupt"), `byte ${at} ^ ${mask}`);
@@ -241,17 +252,17 @@ Deno.test("FileSessionStore refuses a log cut at any offset of its committed par
 
 Deno.test("FileSessionStore leaves out an append whose commit never happened, whole or torn, and drops it", async () => {
   await using dir = await tempDir();
-  const { path, store, log, engine, step, expected } = await realLog(dir.path);
+  const { path, store, header, engine, step, expected } = await realLog(dir.path);
   // A 13th save; then its commit undone: the 12th save's header over the 13th save's log.
   for (let n = 0; n < 3; n++) step();
   await store.save(engine.takeChanges(T0), engine.session);
   await store.close();
   const longer = await Deno.readFile(`${path}.log`);
   const snapshot = await Deno.readFile(path);
-  ok(longer.length > log.length);
-  const whole = longer.slice();
-  whole.set(log.subarray(0, LOG_HEADER));
-  const torn = whole.subarray(0, log.length + Math.floor((longer.length - log.length) / 2));
+  const end = LOG_HEADER + decodeLogHeader(longer, path).length;
+  const whole = longer.subarray(0, end).slice();
+  whole.set(encodeLogHeader(header));
+  const torn = whole.subarray(0, Math.floor((LOG_HEADER + header.length + end) / 2));
   for (const [name, bytes] of [["a whole record", whole], ["a torn record", torn]] as const) {
     await Deno.writeFile(path, snapshot);
     await Deno.writeFile(`${path}.log`, bytes);
@@ -260,7 +271,9 @@ Deno.test("FileSessionStore leaves out an append whose commit never happened, wh
     deepStrictEqual(normal(loaded), normal(expected), `${name} left out`);
     // The next save starts a new generation: the tail is gone.
     await s.save([], Session.fromSnapshot(loaded!));
-    equal((await Deno.readFile(`${path}.log`)).length, LOG_HEADER, `${name} dropped`);
+    const after = await Deno.readFile(`${path}.log`);
+    equal(decodeLogHeader(after, path).length, 0);
+    ok(after.subarray(LOG_HEADER).every((b) => b === 0), `${name} dropped`);
     deepStrictEqual(normal(await s.load()), normal(expected));
   }
 });
