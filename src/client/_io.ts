@@ -31,6 +31,9 @@ import { tracePacket } from "./_log.ts";
 
 const EMPTY = new Uint8Array(0);
 
+/** Observes a rejection that is handled elsewhere. */
+function ignore(): void {}
+
 /** Options of {@linkcode PacketReader}. */
 export interface PacketReaderOptions {
   /** The largest packet accepted; a larger one is refused (0x95) before its body is allocated. */
@@ -627,16 +630,19 @@ export class WriteBatch implements Output {
     if (this.#done === undefined) {
       const done = this.#done = deferred<void>();
       // Replies are queued without waiting: a failed write must not be unhandled.
-      done.promise.catch(() => {});
+      done.promise.then(undefined, ignore);
     }
     if (!this.#writing && !this.#scheduled) {
       this.#scheduled = true;
-      afterTurn(() => {
-        this.#scheduled = false;
-        void this.#flush();
-      });
+      afterTurn(this.#flushNow);
     }
   }
+
+  /** The end of the turn's flush (one function for every batch, not one per batch). */
+  #flushNow = (): void => {
+    this.#scheduled = false;
+    void this.#flush();
+  };
 
   /**
    * Makes room for `n` bytes in the open buffer: grows it (one copy of what it holds) up to

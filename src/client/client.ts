@@ -44,6 +44,9 @@ import type {
   UnsubscribeOptions,
 } from "./types.ts";
 
+/** The options of a call given none: shared, so that a call allocates nothing for them. */
+const NO_OPTIONS: SignalOptions = Object.freeze({});
+
 /**
  * An explicit MQTT 5.0 client. It starts no timers, read loops or reconnects: the application
  * calls {@linkcode Client.connect}, {@linkcode Client.publish}, {@linkcode Client.subscribe}, and
@@ -498,18 +501,45 @@ export class Client {
    * const event = await client.poll({ signal: AbortSignal.timeout(5000) });
    * ```
    */
-  async poll(options: SignalOptions = {}): Promise<ClientEvent> {
-    options.signal?.throwIfAborted();
-    if (this.#polling) {
-      throw new ClientStateError("poll() is already running; await it before polling again");
+  poll(options: SignalOptions = NO_OPTIONS): Promise<ClientEvent> {
+    // An event from a packet already read comes without an asynchronous call: a message read
+    // with others costs one settled promise, not a suspended call.
+    const signal = options.signal;
+    if (signal?.aborted || this.#polling || this.#engine.state !== "connected") {
+      return this.#pollAsync(options, undefined);
     }
-    if (this.#engine.state !== "connected") throw notConnected("poll", this.#engine);
+    for (;;) {
+      const read = this.#read(signal);
+      if (read instanceof Promise) return this.#pollAsync(options, read);
+      const event = this.#handle(read);
+      if (event instanceof Promise) return this.#pollAsync(options, event);
+      if (event !== undefined) return Promise.resolve(event as ClientEvent);
+    }
+  }
+
+  /**
+   * {@linkcode Client.poll} once it has to wait: for `pending` (a read under way, or a
+   * violation's DISCONNECT being written, whose promise rejects), then for the next events. With
+   * no `pending`, it makes poll's checks first (and rejects as they say).
+   */
+  async #pollAsync(
+    options: SignalOptions,
+    pending: Promise<Packet> | Promise<never> | undefined,
+  ): Promise<ClientEvent> {
+    if (pending === undefined) {
+      options.signal?.throwIfAborted();
+      if (this.#polling) {
+        throw new ClientStateError("poll() is already running; await it before polling again");
+      }
+      if (this.#engine.state !== "connected") throw notConnected("poll", this.#engine);
+    }
     this.#polling = true;
     try {
       for (;;) {
         // A packet already read comes at once: a message costs no more asynchronous calls than
         // it needs.
-        const read = this.#read(options.signal);
+        const read = pending ?? this.#read(options.signal);
+        pending = undefined;
         const packet = read instanceof Promise ? await read : read;
         const event = this.#handle(packet);
         if (event instanceof Promise) await event;
