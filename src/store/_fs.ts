@@ -16,6 +16,8 @@ export interface WritableFile {
   write(bytes: Uint8Array, at: number): Promise<void>;
   /** Makes the writes so far durable (`fdatasync`: the data and the size, not the times). */
   syncData(): Promise<void>;
+  /** {@linkcode WritableFile.syncData}, holding the event loop until the disk answers. */
+  syncDataNow(): void;
   /** Closes the file. */
   close(): Promise<void>;
 }
@@ -134,6 +136,7 @@ function denoFs(): FileSystem {
           return Promise.resolve();
         },
         syncData: () => file.syncData(),
+        syncDataNow: () => file.syncDataSync(),
         close() {
           file.close();
           return Promise.resolve();
@@ -234,6 +237,7 @@ function nodeFs(fs: typeof NodeFs, runtime: string, pid: number): FileSystem {
           return Promise.resolve();
         },
         syncData: () => file.datasync(),
+        syncDataNow: () => fs.fdatasyncSync(file.fd),
         close: () => file.close(),
       };
     },

@@ -361,6 +361,10 @@ function failing(): FileSystem & { fail: boolean } {
         ...file,
         write: (bytes: Uint8Array, at: number) => file.write(bytes, at),
         syncData: () => wrapped.fail ? Promise.reject(new Error("EIO")) : file.syncData(),
+        syncDataNow: () => {
+          if (wrapped.fail) throw new Error("EIO");
+          file.syncDataNow();
+        },
       };
     },
   };
