@@ -6,12 +6,16 @@
  * end of an incoming QoS 2 flow before its PUBCOMP. One save covers a whole write, so under load
  * one save serves many packets.
  *
- * - {@linkcode FileSessionStore}: one file, replaced atomically and synced at each save, checked
- *   whole at each load, locked to one process (Deno, Node, Bun).
+ * - {@linkcode FileSessionStore}: a checked snapshot (replaced atomically when a generation
+ *   starts) and a log beside it: each save appends one checked record and commits it by
+ *   rewriting the log's header, each step synced. A load checks it all: a cut or altered file is
+ *   refused, never loaded as another session. Locked to one process (Deno, Node, Bun).
+ * - {@linkcode IndexedDbSessionStore}: for browsers; one checked record, each save one `strict`
+ *   transaction, a Web Lock per session name.
  * - {@linkcode MemorySessionStore}: in memory, for tests.
  * - {@linkcode loadSession}: the stored session for a restart, with the publications whose
  *   Message Expiry Interval passed while they waited taken out.
- * - Any other backing (SQLite, Redis, Deno KV, IndexedDB) implements the three methods of
+ * - Any other backing (SQLite, Redis, Deno KV) implements the three methods of
  *   {@linkcode SessionStore}: `load()`, `save(changes, session)` (write `session.snapshot()`
  *   whole, or append the changes), `clear()`, and optionally `close()`. Check what you load
  *   with {@linkcode migrateSnapshot}, and refuse what you cannot read safely with
