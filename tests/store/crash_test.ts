@@ -31,7 +31,7 @@ import type { PublisherConfig } from "./_crash_publisher.ts";
 import type { SubscriberConfig } from "./_crash_subscriber.ts";
 
 /** Kills per QoS level and per side (publisher, subscriber). */
-const KILLS = param("crash-kills", 50, 200);
+const KILLS = param("crash-kills", 200, 500);
 /** How long the last run of a program may take to finish what the killed ones left. */
 const FINISH_MS = 60_000;
 
