@@ -21,6 +21,7 @@
  */
 
 import { startMosquitto } from "../tests/_util/mosquitto.ts";
+import { bundleForNode } from "../tests/browser/_bundle.ts";
 import type { WorkerConfig, WorkerResult } from "./e2e/_common.ts";
 
 const HERE = new URL(".", import.meta.url);
@@ -200,22 +201,7 @@ async function bundleNodeWorker(): Promise<string> {
   const root = path("../.broker");
   await Deno.mkdir(root, { recursive: true });
   const dir = await Deno.makeTempDir({ dir: root, prefix: "e2e-bundle-" });
-  const esbuild = await import("npm:esbuild@0.28.2");
-  try {
-    await esbuild.build({
-      absWorkingDir: path(".."),
-      entryPoints: { mqtt5: "bench/e2e/mqtt5_node.ts" },
-      outdir: dir,
-      outExtension: { ".js": ".mjs" },
-      bundle: true,
-      format: "esm",
-      platform: "node",
-      target: "node20",
-      logLevel: "silent",
-    });
-  } finally {
-    await esbuild.stop();
-  }
+  await bundleForNode({ mqtt5: "bench/e2e/mqtt5_node.ts" }, dir);
   return `${dir}/mqtt5.mjs`;
 }
 const nodeWorker = clients.includes("mqtt5-node") || clients.includes("mqtt5-bun")

@@ -20,12 +20,12 @@
  */
 
 import { startMosquitto } from "../tests/_util/mosquitto.ts";
+import { bundleForNode } from "../tests/browser/_bundle.ts";
 import { startWsBridge } from "../tests/_util/ws_bridge.ts";
 import type { Job, JobResult, WorkerConfig, WorkerReport } from "./ws/_worker.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const BROKER_ROOT = `${ROOT}.broker`;
-const ESBUILD = "npm:esbuild@0.28.2";
 
 const flags = new Map(
   Deno.args.map((a) => {
@@ -58,22 +58,7 @@ function command(runtime: Runtime, script: string): { command: string; args: str
 }
 
 async function bundle(dir: string): Promise<string> {
-  const esbuild = await import(ESBUILD);
-  try {
-    await esbuild.build({
-      absWorkingDir: ROOT,
-      entryPoints: { worker: "bench/ws/_worker.ts" },
-      outdir: dir,
-      outExtension: { ".js": ".mjs" },
-      bundle: true,
-      format: "esm",
-      platform: "node",
-      target: "node20",
-      logLevel: "silent",
-    });
-  } finally {
-    await esbuild.stop();
-  }
+  await bundleForNode({ worker: "bench/ws/_worker.ts" }, dir);
   return `${dir}/worker.mjs`;
 }
 

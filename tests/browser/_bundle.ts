@@ -145,3 +145,30 @@ export async function gzipSize(bytes: Uint8Array<ArrayBuffer>): Promise<number> 
   const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
   return (await new Response(stream).arrayBuffer()).byteLength;
 }
+
+/**
+ * Bundles `entryPoints` (names to repository paths) for Node, Bun and Deno: ES modules written to
+ * `outdir` as `<name>.mjs`, the library and its imports inlined. Used by the runtimes test and the
+ * benchmarks that run mqtt5 under Node and Bun; esbuild is stopped before this returns.
+ */
+export async function bundleForNode(
+  entryPoints: Record<string, string>,
+  outdir: string,
+): Promise<void> {
+  const esbuild = await import(ESBUILD);
+  try {
+    await esbuild.build({
+      absWorkingDir: ROOT,
+      entryPoints,
+      outdir,
+      outExtension: { ".js": ".mjs" },
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      target: "node20",
+      logLevel: "silent",
+    });
+  } finally {
+    await esbuild.stop();
+  }
+}

@@ -10,10 +10,9 @@
 // Chromium on PATH, it shows as ignored with the reason.
 
 import assert from "node:assert/strict";
-import { Client } from "../../src/client/mod.ts";
-import { connectTcp } from "../../src/transport/mod.ts";
-import { assertQuiet, pollUntil, text, uniqueTopic, waitFor } from "../client/_client.ts";
+import { assertQuiet, pollUntil, text, uniqueTopic } from "../client/_client.ts";
 import { startMosquitto } from "../_util/mosquitto.ts";
+import { startObserver } from "./_observer.ts";
 import { startWsBridge } from "../_util/ws_bridge.ts";
 import { type BrowserBundle, buildBrowserBundle, buildTestPage } from "./_bundle.ts";
 import { chromiumIgnoreReason, chromiumVersionLine, launchChromium } from "./_chromium.ts";
@@ -144,19 +143,12 @@ Deno.test({
     const credentials = { username: broker.username, password: broker.password };
 
     // A Deno client on TCP, subscribed before the page starts: what the broker delivers.
-    const observer = new Client();
-    await using _observer = {
-      [Symbol.asyncDispose]: () =>
-        observer.state === "connected"
-          ? observer.disconnect({ signal: AbortSignal.timeout(5000) }).catch(() => observer.abort())
-          : Promise.resolve(observer.abort()),
-    };
-    await observer.connect(await connectTcp({ port: broker.port }), {
-      clientId: "browser-observer",
+    await using watching = await startObserver(broker.port, {
       ...credentials,
+      clientId: "browser-observer",
+      filter: `${topic}/#`,
     });
-    await observer.subscribe({ filter: `${topic}/#`, qos: 2 });
-    await waitFor(observer, "subscribed");
+    const observer = watching.client;
 
     const config: PageConfig = {
       url: bridge.url,

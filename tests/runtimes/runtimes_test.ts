@@ -11,12 +11,12 @@
 import assert from "node:assert/strict";
 import { brokerAvailable, freePort, startMosquitto, tlsConfig } from "../_util/mosquitto.ts";
 import { makePki } from "../_util/pki.ts";
+import { bundleForNode } from "../browser/_bundle.ts";
 import { startProxy } from "../_util/proxy.ts";
 import type { CheckReport, Config, Report } from "./_integration.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const BROKER_ROOT = `${ROOT}.broker`;
-const ESBUILD = "npm:esbuild@0.28.2";
 /** QoS 1 messages of each throughput measurement. */
 const BENCH_MESSAGES = 10_000;
 /** How long one runtime may take for the whole script. */
@@ -131,22 +131,10 @@ async function runOk<T>(found: RuntimeCommand, dir: string, script: string): Pro
 
 /** Bundles the integration script and the library's root module into `dir` as .mjs files. */
 async function bundle(dir: string): Promise<void> {
-  const esbuild = await import(ESBUILD);
-  try {
-    await esbuild.build({
-      absWorkingDir: ROOT,
-      entryPoints: { integration: "tests/runtimes/_integration.ts", mod: "mod.ts" },
-      outdir: dir,
-      outExtension: { ".js": ".mjs" },
-      bundle: true,
-      format: "esm",
-      platform: "node",
-      target: "node20",
-      logLevel: "silent",
-    });
-  } finally {
-    await esbuild.stop();
-  }
+  await bundleForNode(
+    { integration: "tests/runtimes/_integration.ts", mod: "mod.ts" },
+    dir,
+  );
   await Deno.writeTextFile(
     `${dir}/import_time.mjs`,
     'const t0 = performance.now();\nawait import("./mod.mjs");\n' +
