@@ -2,7 +2,8 @@
  * What the client allocates and spends per message, against an in-memory server:
  *
  * `deno run --v8-flags=--expose-gc,--min-semi-space-size=128,--max-semi-space-size=128 bench/alloc.ts`
- * (add `--n=20000 --only=pub1,sub1` to choose).
+ * (add `--n=20000 --only=pub1,sub1` to choose; `--direct` gives the client's transport a
+ * {@linkcode Transport.direct}, so it reads and writes through it instead of the streams).
  *
  * Each workload runs a {@linkcode Client} (the default BYOB read path, writes through the stream's
  * writer) and then a raw driver doing the same exchange with pre-encoded packets through the same
@@ -56,6 +57,7 @@ const only = args.get("only")?.split(",");
 const TOPIC = "bench/alloc/topic";
 const PAYLOAD = new Uint8Array(64).map((_, i) => i);
 const WINDOW = 20;
+const DIRECT = args.has("direct");
 
 // -- the in-memory server ------------------------------------------------------------------------
 
@@ -78,8 +80,12 @@ class Server {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
 
-  constructor(qos: 0 | 1 | 2) {
+  /** Whether the client reads and writes through `direct` (the streams then stay unused). */
+  readonly direct: boolean;
+
+  constructor(qos: 0 | 1 | 2, direct = false) {
     this.sendQoS = qos;
+    this.direct = direct;
     const publish: Publish = { type: PacketType.Publish, topic: TOPIC, payload: PAYLOAD, qos };
     if (qos > 0) publish.packetId = 1;
     this.#template = encode(publish);
@@ -183,11 +189,30 @@ class Server {
     this.#publishMore();
   }
 
+  /** A direct read waiting for bytes (`--direct`). */
+  #waiting: { p: Uint8Array; resolve: (n: number) => void } | undefined;
+
+  /** Copies what is owed into `p`: the number of bytes. */
+  #give(p: Uint8Array): number {
+    const k = Math.min(this.#outEnd - this.#outStart, p.length);
+    p.set(this.#out.subarray(this.#outStart, this.#outStart + k));
+    this.#outStart += k;
+    if (this.#outStart === this.#outEnd) this.#outStart = this.#outEnd = 0;
+    return k;
+  }
+
   /** Answers a pending BYOB read with what is owed. */
   #deliver(): void {
     if (this.sendQoS === 0) this.#publishMore();
     const n = this.#outEnd - this.#outStart;
     if (n === 0) return;
+    const waiting = this.#waiting;
+    if (waiting !== undefined) {
+      this.#waiting = undefined;
+      waiting.resolve(this.#give(waiting.p));
+      return;
+    }
+    if (this.direct) return; // Kept for the next direct read.
     const request = this.#controller.byobRequest;
     if (request === null) {
       this.#controller.enqueue(this.#out.slice(this.#outStart, this.#outEnd));
@@ -206,6 +231,22 @@ class Server {
     return {
       readable: this.readable,
       writable: this.writable,
+      ...(this.direct
+        ? {
+          direct: {
+            read: (p: Uint8Array) => {
+              if (this.sendQoS === 0) this.#publishMore();
+              if (this.#outEnd > this.#outStart) return Promise.resolve(this.#give(p));
+              return new Promise<number>((resolve) => this.#waiting = { p, resolve });
+            },
+            write: (p: Uint8Array) => {
+              this.#scan(p);
+              this.#deliver();
+              return Promise.resolve(p.length);
+            },
+          },
+        }
+        : {}),
       close: () => {
         try {
           this.#controller.close();
@@ -224,7 +265,7 @@ type Run = (n: number) => Promise<void>;
 /** The client's side of a workload: a function that runs `n` messages. */
 async function clientDriver(kind: string): Promise<Run> {
   const qos = Number(kind.slice(3)) as 0 | 1 | 2;
-  const server = new Server(qos);
+  const server = new Server(qos, DIRECT);
   const client = new Client();
   await client.connect(server.transport(), { clientId: "alloc", keepAlive: 0 });
   if (kind.startsWith("pub")) {

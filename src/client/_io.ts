@@ -503,9 +503,11 @@ const MAX_OPEN = 256 * 1024;
 /**
  * The client's write batching, and the engine's {@linkcode Output}: packets queued in one turn go
  * out in one write at its end (or at once, on {@linkcode WriteBatch.flush}). Small packets are
- * encoded straight into an open buffer of the batch's own (handed to the transport, never
- * reused); a PUBLISH over 16 KiB is written as its header and its payload, uncopied; an open
- * buffer that filled up is a chunk of its own.
+ * encoded straight into an open buffer of the batch's own; a PUBLISH over 16 KiB is written as its
+ * header and its payload, uncopied; an open buffer that filled up is a chunk of its own. When the
+ * connection releases written bytes once a write settles (`reuse`, given to `attach()`), the
+ * buffer of a batch written in full opens a later batch (no fresh, zeroed memory per batch); a
+ * buffer whose write failed, or that a closed connection still had, is never reused.
  */
 export class WriteBatch implements Output {
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
@@ -516,6 +518,11 @@ export class WriteBatch implements Output {
   /** Bytes of small packets queued since the last write: sizes the next open buffer. */
   #openBytes = 0;
   #openSize = MIN_OPEN;
+  /** The open buffers sealed into the batch being queued: reusable once it is written. */
+  #sealed: Uint8Array[] = [];
+  /** A buffer of a batch written in full, free for the next open buffer that fits in it. */
+  #spare: Uint8Array | undefined;
+  #reuse = false;
   #done: ReturnType<typeof deferred<void>> | undefined;
   #writing = false;
   #scheduled = false;
@@ -544,10 +551,22 @@ export class WriteBatch implements Output {
     this.#log = log;
   }
 
-  /** Starts writing to a new connection (through `direct` when given). */
-  attach(writer: WritableStreamDefaultWriter<Uint8Array>, direct: DirectConnection | undefined) {
+  /**
+   * Starts writing to a new connection (through `direct` when given). `reuse`: the connection no
+   * longer holds a chunk's bytes once its write settles, so a batch's buffer may be reused after
+   * its write; by default only through `direct` (a {@linkcode DirectConnection} must not keep
+   * the bytes it was given once its write settles).
+   */
+  attach(
+    writer: WritableStreamDefaultWriter<Uint8Array>,
+    direct: DirectConnection | undefined,
+    reuse: boolean = direct !== undefined,
+  ): void {
     this.#writer = writer;
     this.#direct = direct;
+    this.#reuse = reuse;
+    this.#spare = undefined;
+    this.#sealed = [];
     this.#batch = [];
     this.#open = EMPTY;
     this.#openLength = this.#openBytes = 0;
@@ -614,6 +633,8 @@ export class WriteBatch implements Output {
     const done = this.#done;
     this.#done = undefined;
     this.#batch = [];
+    this.#sealed = [];
+    this.#spare = undefined;
     this.#open = EMPTY;
     this.#openLength = this.#openBytes = 0;
     done?.reject(this.#closeError);
@@ -660,13 +681,22 @@ export class WriteBatch implements Output {
     }
     if (this.#openLength > 0) this.#openSize = Math.min(MAX_OPEN, this.#openSize * 2);
     this.#seal();
-    this.#open = new Uint8Array(Math.max(this.#openSize, n));
+    const size = Math.max(this.#openSize, n);
+    const spare = this.#spare;
+    if (spare !== undefined && spare.length >= size) {
+      // Its bytes were written and the connection let go of them: overwritten from the start.
+      this.#spare = undefined;
+      this.#open = spare;
+    } else {
+      this.#open = new Uint8Array(size);
+    }
   }
 
   /** Moves what the open buffer holds to the batch as a chunk. */
   #seal(): void {
     if (this.#openLength === 0) return;
     this.#batch.push(this.#open.subarray(0, this.#openLength));
+    if (this.#reuse) this.#sealed.push(this.#open);
     this.#open = EMPTY;
     this.#openLength = 0;
   }
@@ -685,8 +715,10 @@ export class WriteBatch implements Output {
         this.#openBytes = 0;
         this.#seal();
         const batch = this.#batch;
+        const sealed = this.#sealed;
         const done = this.#done!;
         this.#batch = [];
+        if (sealed.length > 0) this.#sealed = [];
         this.#done = undefined;
         let saving = false;
         try {
@@ -708,6 +740,13 @@ export class WriteBatch implements Output {
           } else {
             for (const chunk of batch) {
               for (let at = 0; at < chunk.length;) at += await direct.write(chunk.subarray(at));
+            }
+          }
+          // Written in full, and the connection let go of the bytes: the largest buffer is kept
+          // for a later batch (not one closed meanwhile: a new connection starts afresh).
+          if (writer === this.#writer) {
+            for (const buffer of sealed) {
+              if (buffer.length > (this.#spare?.length ?? 0)) this.#spare = buffer;
             }
           }
           this.#onWritten();

@@ -46,6 +46,10 @@ export interface Transport {
 export interface DirectConnection {
   /** Reads into `p`: the number of bytes read, or `null` at the end of the stream. */
   read(p: Uint8Array): Promise<number | null>;
-  /** Writes from `p`: the number of bytes written, which may be fewer than `p.length`. */
+  /**
+   * Writes from `p`: the number of bytes written, which may be fewer than `p.length`. Must not
+   * keep `p` once the promise settles (as `Deno.Conn` does not: a Deno `Writer` does not retain
+   * `p`), since the client then writes its next packets into the same memory.
+   */
   write(p: Uint8Array): Promise<number>;
 }
