@@ -24,7 +24,8 @@ import {
   NotConnectedError,
   type Output,
 } from "../session/mod.ts";
-import { framed, frameLength, inPlace } from "../codec/_io.ts";
+import { framed, frameLength } from "../codec/_io.ts";
+import { decodeAt } from "../codec/_decode.ts";
 import type { DirectConnection } from "../transport/mod.ts";
 import { type Logger, silentLogger } from "../session/mod.ts";
 import { tracePacket } from "./_log.ts";
@@ -300,7 +301,7 @@ export class PacketReader {
       this.#chunk = EMPTY;
       this.#chunkPos = this.#chunkEnd = 0;
     }
-    if (this.#version === 5) return inPlace.decode(chunk, start, end, headerLength, this.#strict);
+    if (this.#version === 5) return decodeAt(chunk, start, end, headerLength, this.#strict);
     return decodeBody(chunk.subarray(start, end), headerLength, this.#strict, this.#version);
   }
 

@@ -1,7 +1,7 @@
 // The byte reader and writer of the codec: one bounds check per read, no allocation per field.
 
 import { DecodeError, EncodeError } from "./errors.ts";
-import type { Connect, Packet } from "./packets.ts";
+import type { Connect } from "./packets.ts";
 import {
   decodeUtf8,
   lastDecodeProblem,
@@ -183,25 +183,6 @@ export function frameLength(buf: Uint8Array, offset: number, end: number, max: n
   }
   throw new DecodeError("Remaining Length is longer than 4 bytes", 0x81, 4);
 }
-
-/**
- * The in-place decoder: decodes the MQTT 5.0 packet at `bytes[start..end)` (framed, its fixed
- * header `headerLength` bytes) without a view of it; error offsets count from `start`. Set by
- * `decode.ts`, whose exports are all public (the client's reader uses it).
- */
-export const inPlace: {
-  decode: (
-    bytes: Uint8Array,
-    start: number,
-    end: number,
-    headerLength: number,
-    strict: boolean,
-  ) => Packet;
-} = {
-  decode: () => {
-    throw new Error("unreachable: decode.ts sets the in-place decoder");
-  },
-};
 
 /** The number of bytes of a Variable Byte Integer. */
 export function vbiLength(n: number): number {
