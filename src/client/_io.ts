@@ -24,6 +24,7 @@ import {
   NotConnectedError,
   type Output,
 } from "../session/mod.ts";
+import { deferred, raceAbort } from "../_async.ts";
 import { framed, frameLength } from "../codec/_io.ts";
 import { decodeAt } from "../codec/_decode.ts";
 import type { DirectConnection } from "../transport/mod.ts";
@@ -52,49 +53,6 @@ export interface PacketReaderOptions {
    * reader reads through it and leaves the stream unused.
    */
   source?: { read(p: Uint8Array): Promise<number | null> };
-}
-
-/**
- * A promise with its resolve and reject functions: `Promise.withResolvers()` where the runtime
- * has it (Node 20 does not).
- */
-export function deferred<T>(): {
-  promise: Promise<T>;
-  resolve: (value: T | PromiseLike<T>) => void;
-  reject: (reason?: unknown) => void;
-} {
-  if (typeof Promise.withResolvers === "function") return Promise.withResolvers<T>();
-  let resolve!: (value: T | PromiseLike<T>) => void;
-  let reject!: (reason?: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Rejects when `signal` aborts, leaving `promise` to run on. */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) {
-    // Left to run on unobserved: its failure must not become an unhandled rejection.
-    promise.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 /**

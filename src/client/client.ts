@@ -24,7 +24,8 @@ import {
   silentLogger,
 } from "../session/mod.ts";
 import type { Transport } from "../transport/mod.ts";
-import { deferred, PacketReader, raceAbort, WriteBatch } from "./_io.ts";
+import { deferred, raceAbort } from "../_async.ts";
+import { PacketReader, WriteBatch } from "./_io.ts";
 import { childLogger, tracePacket } from "./_log.ts";
 import type {
   AcknowledgeOptions,
@@ -147,6 +148,35 @@ export class Client {
    */
   get keepAlive(): KeepAliveTimes {
     return this.#engine.keepAlive;
+  }
+
+  /**
+   * The next time (`Date.now()` milliseconds) {@linkcode Client.handleTimeout} has something to
+   * do: a PINGREQ due, or the server to count as gone; `undefined` when nothing is timed.
+   */
+  get timeout(): number | undefined {
+    return this.#engine.timeout;
+  }
+
+  /**
+   * Does what keep alive asks now, for a loop of the application's own: sends PINGREQ once it is
+   * due; once the deadline passed with no answer, closes the connection and throws
+   * {@linkcode ConnectionClosedError} (the session is intact: reconnect with it). Nothing to do
+   * before {@linkcode Client.timeout}.
+   *
+   * @example A keep-alive timer
+   * ```ts ignore
+   * const at = client.timeout;
+   * if (at !== undefined) setTimeout(() => client.handleTimeout(), at - Date.now());
+   * ```
+   */
+  handleTimeout(): void {
+    try {
+      this.#engine.handleTimeout(Date.now());
+    } catch (e) {
+      this.#close(e instanceof Error ? e.message : String(e), e);
+      throw e;
+    }
   }
 
   /**

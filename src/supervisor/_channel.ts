@@ -5,7 +5,7 @@
  * @module
  */
 
-import { deferred } from "./_deferred.ts";
+import { deferred } from "../_async.ts";
 
 /** A FIFO of items with one waiting reader at a time; closing ends iteration (or throws). */
 export class Channel<T> {
@@ -47,14 +47,6 @@ export class Channel<T> {
     if (waiter === undefined) return;
     if (error !== undefined) waiter.reject(error);
     else waiter.resolve({ value: undefined, done: true });
-  }
-
-  /** Takes the buffered items out (for handing them to another channel). */
-  drain(): T[] {
-    const items = this.#items.slice(this.#head);
-    this.#items = [];
-    this.#head = 0;
-    return items;
   }
 
   /** The next item, waiting for one (bounded by `signal`; an abort loses no item). */

@@ -7,7 +7,7 @@
  */
 
 import type { ConnectResult, Logger } from "../client/mod.ts";
-import { type Deferred, deferred, untilAborted } from "./_deferred.ts";
+import { type Deferred, deferred, raceAbort } from "../_async.ts";
 import type {
   Delivery,
   Message,
@@ -63,7 +63,7 @@ export class Requests {
     options: RequestOptions,
   ): Promise<Message> {
     const qos = options.qos ?? 1;
-    const responseTopic = await untilAborted(this.#responseTopic(qos), options.signal);
+    const responseTopic = await raceAbort(this.#responseTopic(qos), options.signal);
     const key = `${this.#tag}-${++this.#count}`;
     const response = deferred<Message>();
     this.#waiting.set(key, response);
@@ -73,7 +73,7 @@ export class Requests {
         properties: { ...options.properties, responseTopic, correlationData: encoder.encode(key) },
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
       }).catch((e) => response.reject(e));
-      return await untilAborted(response.promise, options.signal);
+      return await raceAbort(response.promise, options.signal);
     } finally {
       this.#waiting.delete(key);
     }

@@ -31,7 +31,8 @@ import { Session, silentLogger } from "../session/mod.ts";
 import type { Transport } from "../transport/mod.ts";
 import { Channel } from "./_channel.ts";
 import { Requests } from "./_requests.ts";
-import { anySignal, type Deferred, deferred, sleep, untilAborted } from "./_deferred.ts";
+import { type Deferred, deferred, raceAbort } from "../_async.ts";
+import { anySignal, sleep } from "./_deferred.ts";
 import { SubscriptionRefusedError, SupervisorStoppedError, UndeliveredError } from "./errors.ts";
 import type {
   Delivery,
@@ -289,7 +290,7 @@ export class Supervisor implements AsyncDisposable {
    * ```
    */
   ready(options: { signal?: AbortSignal } = {}): Promise<void> {
-    return untilAborted(this.#ready.promise, options.signal);
+    return raceAbort(this.#ready.promise, options.signal);
   }
 
   // -- publishing ------------------------------------------------------------------------------
@@ -349,7 +350,7 @@ export class Supervisor implements AsyncDisposable {
       if (i >= 0) this.#dequeue(i);
     };
     signal.addEventListener("abort", onAbort, { once: true });
-    return untilAborted(entry.done.promise, signal).finally(() =>
+    return raceAbort(entry.done.promise, signal).finally(() =>
       signal.removeEventListener("abort", onAbort)
     );
   }
@@ -539,7 +540,7 @@ export class Supervisor implements AsyncDisposable {
     const client = this.#client;
     if (client !== undefined) this.#sendSubscribe(client, record);
     try {
-      await untilAborted(record.ready.promise, signal);
+      await raceAbort(record.ready.promise, signal);
     } catch (e) {
       this.#subscriptions.delete(record);
       record.channel.close();
@@ -609,7 +610,7 @@ export class Supervisor implements AsyncDisposable {
         done.resolve();
       } else done.reject(e);
     });
-    await untilAborted(done.promise, signal);
+    await raceAbort(done.promise, signal);
   }
 
   /**
@@ -964,7 +965,7 @@ export class Supervisor implements AsyncDisposable {
             await this.#disconnect(client);
             return { error: undefined };
           }
-          const ended = this.#keepAlive(client, result);
+          const ended = this.#keepAlive(client);
           if (ended !== undefined) return ended;
           continue;
         }
@@ -996,27 +997,22 @@ export class Supervisor implements AsyncDisposable {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#wake.signal.aborted) this.#wake = new AbortController();
-    const { pingDueAt, deadline } = client.keepAlive;
-    if (pingDueAt === undefined && deadline === undefined) return;
-    const at = Math.min(pingDueAt ?? Infinity, deadline ?? Infinity);
+    const at = client.timeout;
+    if (at === undefined) return;
     const wake = this.#wake;
     this.#timer = setTimeout(() => wake.abort(), Math.max(0, at - Date.now()) + 1);
   }
 
-  /** Pings when due; ends the connection past the deadline. Re-arms the timer. */
-  #keepAlive(client: Client, result: ConnectResult): Ended | undefined {
-    const now = Date.now();
-    const { interval, pingDueAt, deadline } = client.keepAlive;
-    if (deadline !== undefined && now >= deadline) {
-      client.abort();
-      return {
-        error: new ConnectionClosedError(
-          `The server did not answer within the keep-alive deadline (Keep Alive ${interval} s); reconnecting with the session`,
-          { sessionResumable: result.sessionExpiryInterval > 0 },
-        ),
-      };
+  /**
+   * Keep alive, as the client does it: a PINGREQ once due; past the deadline, the connection
+   * ended with its `ConnectionClosedError`. Re-arms the timer.
+   */
+  #keepAlive(client: Client): Ended | undefined {
+    try {
+      client.handleTimeout();
+    } catch (e) {
+      return { error: e };
     }
-    if (pingDueAt !== undefined && now >= pingDueAt) client.ping().catch(() => {});
     this.#arm(client);
     return undefined;
   }
