@@ -166,6 +166,49 @@ Deno.test({
         }
       },
     );
+
+    await t.step(
+      "client.handleTimeout() sends PINGREQ once client.timeout comes (Mosquitto answers), and past the deadline of an unanswered one closes the connection with ConnectionClosedError [MQTT-3.1.2-20]",
+      async () => {
+        await using proxy = await startProxy({ target: broker });
+        await using clients = clientsOf(broker);
+        const { client } = await clients.connect(
+          { keepAlive: 1 },
+          undefined,
+          await connectTcp({ hostname: proxy.hostname, port: proxy.port }),
+        );
+        const until = (at: number) =>
+          new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+        try {
+          const due = client.timeout!;
+          equal(due, client.keepAlive.pingDueAt, "the first thing to do is the PINGREQ");
+          client.handleTimeout(); // before it is due: nothing
+          await until(due);
+          client.handleTimeout();
+          equal((await nextEvent(client)).type, "pong", "the broker answered the PINGREQ");
+
+          proxy.pause();
+          let error: unknown;
+          let deadline = 0;
+          for (let i = 0; i < 10 && error === undefined; i++) {
+            deadline = client.keepAlive.deadline!;
+            await until(client.timeout!);
+            try {
+              client.handleTimeout();
+            } catch (e) {
+              error = e;
+            }
+          }
+          ok(error instanceof ConnectionClosedError, String(error));
+          ok(/keep-alive deadline/.test(error.message), error.message);
+          ok(Date.now() - deadline < 200, "at the deadline");
+          equal(client.state, "closed");
+        } finally {
+          client.abort();
+          proxy.resume();
+        }
+      },
+    );
   },
 });
 
