@@ -167,9 +167,11 @@ function decodeStoreFile(bytes: Uint8Array): StoreFile {
     const json = body.subarray(version >= 2 ? 4 : 0);
     snapshot = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
   } catch (e) {
-    throw new SessionStoreError("corrupt", `The session store file is damaged: ${e}`, {
-      cause: e,
-    });
+    throw new SessionStoreError(
+      "corrupt",
+      `The session store file is damaged (its body is not the JSON its checksum vouched for: ${e}): nothing of it is loaded; restore it from a backup, or clear the store to start afresh`,
+      { cause: e },
+    );
   }
   return { snapshot: migrateSnapshot(snapshot), generation, version };
 }
