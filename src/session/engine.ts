@@ -235,7 +235,10 @@ export class Engine {
   constructor(options: EngineOptions = {}) {
     this.session = options.session ?? new Session();
     this.#store = sessionStore(this.session);
+    // The engine driving the session decides: one without a store turns the journal off, so a
+    // session handed on from a journaled client does not collect changes nobody takes.
     if (options.journal) this.#store.journal ??= [];
+    else this.#store.journal = undefined;
     this.#out = options.output ?? new BytesOutput();
     this.#manualAck = options.manualAck ?? false;
     this.#autoTopicAlias = options.topicAliases === "auto";

@@ -156,3 +156,28 @@ Deno.test({
     deepStrictEqual(plain.takeChanges(), []);
   },
 });
+
+Deno.test({
+  name:
+    "Engine without the journal option turns the session's journal off: a later journaled engine gets only its own changes",
+  ...none,
+  fn() {
+    const first = connected({ journal: true });
+    first.takeChanges();
+    first.publish({ topic: "j/handed", qos: 1 }, "a");
+    deepStrictEqual(brief(take(first)).changes, ["publish 1"]);
+    const session = first.session;
+    // Handed to an engine with no store: its transitions are not journaled.
+    const plain = connected({ session });
+    plain.publish({ topic: "j/plain", qos: 1 }, "b");
+    equal(plain.takeChanges().length, 0);
+    // Handed back to a journaled engine: its first changes are its own CONNECT's, and nothing
+    // of what the engine without a store did.
+    const again = connected({ session, journal: true });
+    again.publish({ topic: "j/again", qos: 1 }, "c");
+    const topics = take(again).changes.flatMap((c) =>
+      c.op === "publish" ? [c.publication.topic] : []
+    );
+    deepStrictEqual(topics, ["j/again"]);
+  },
+});
