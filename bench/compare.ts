@@ -9,7 +9,7 @@
  * bench does (it is the bench's own code that runs).
  *
  * Usage: `deno task bench:compare --old=<commit> [NEW] [-n N] [--only=qos0,lat1,...]
- *   [--bench-args="..."] [--out=DIR] [--noise=summary.json]`
+ *   [--bench-args="..."] [--out=DIR] [--noise=summary.json] [--client=mqtt5-node]`
  *
  *   NEW   a directory, or a commit-ish of this repository (default: this working tree). A commit
  *         gets a detached worktree (made once) under .broker/bench-trees/<sha>.
@@ -19,6 +19,7 @@
  *   --bench-args    extra flags for both trees' bench/e2e.ts, e.g. "--direct" or "--quick"
  *   --out           where logs and raw JSON go, default .broker/bench-compare/<timestamp>
  *   --noise         the summary.json of an old-vs-old run, whose paired ranges are shown as noise
+ *   --client        the bench's client to compare: mqtt5 (default), mqtt5-node or mqtt5-bun
  *
  * Nothing is written inside the trees except what the bench itself writes (its brokers' temporary
  * folders under <tree>/.broker/, removed when each invocation ends).
@@ -47,6 +48,7 @@ let only = ALL;
 let benchArgs: string[] = [];
 let outDir = "";
 let noiseFile = "";
+let client = "mqtt5";
 const argv = [...Deno.args];
 while (argv.length > 0) {
   const a = argv.shift()!;
@@ -58,6 +60,7 @@ while (argv.length > 0) {
   else if (k === "bench-args") benchArgs = v!.split(/\s+/).filter((s) => s !== "");
   else if (k === "out") outDir = v!;
   else if (k === "noise") noiseFile = v!;
+  else if (k === "client") client = v!;
   else if (k === "help" || k === "-h") {
     console.log(
       "usage: bench/compare.ts --old=<commit|dir> [NEW] [-n N] [--only=a,b] [--bench-args=...]",
@@ -148,7 +151,7 @@ async function invoke(side: Side, w: string, round: number): Promise<void> {
     "run",
     "-A",
     "bench/e2e.ts",
-    "--clients=mqtt5",
+    `--clients=${client}`,
     "--runs=1",
     `--only=${w}`,
     `--json=${json}`,
@@ -176,7 +179,7 @@ async function invoke(side: Side, w: string, round: number): Promise<void> {
   if (out.success) {
     try {
       const data = JSON.parse(await Deno.readTextFile(json));
-      value = w === "import" ? data.imports?.mqtt5?.[0] : data.results?.[`${w}/mqtt5`]?.[0];
+      value = w === "import" ? data.imports?.mqtt5?.[0] : data.results?.[`${w}/${client}`]?.[0];
     } catch (e) {
       failures.push(`${side} ${w} round ${round}: no JSON (${e})`);
     }
@@ -370,7 +373,7 @@ const header = [
   `(${elapsed.toFixed(0)} s; load average ${loadBefore} before, ${loadAfter} after).`,
   `- old: ${await describe(oldDir)}`,
   `- new: ${await describe(newDir)}`,
-  `- bench: bench/e2e.ts --clients=mqtt5 --runs=1 --only=<workload>${
+  `- bench: bench/e2e.ts --clients=${client} --runs=1 --only=<workload>${
     benchArgs.length ? " " + benchArgs.join(" ") : ""
   }, one invocation per tree per workload per round, old/new order alternating by round`,
   `- new/old: median of the per-round ratios new_i/old_i (each pair ran back to back), paired range: their min–max; ratio of medians: median(new)/median(old); old/old noise: paired range of the old-vs-old run ${

@@ -23,7 +23,7 @@ import {
   type Session,
   silentLogger,
 } from "../session/mod.ts";
-import type { Transport } from "../transport/mod.ts";
+import type { DirectConnection, Transport } from "../transport/mod.ts";
 import { deferred, raceAbort } from "../_async.ts";
 import { PacketReader, WriteBatch } from "./_io.ts";
 import { childLogger, tracePacket } from "./_log.ts";
@@ -226,7 +226,7 @@ export class Client {
     options.signal?.throwIfAborted();
     const direct = transport.direct;
     const reader = new PacketReader(transport.readable, {
-      ...(direct !== undefined ? { source: direct } : {}),
+      ...(direct?.read !== undefined ? { source: direct as Required<DirectConnection> } : {}),
       strict: this.#strict,
       protocolVersion: options.protocolVersion ?? 5,
       logger: this.#readerLog,

@@ -86,8 +86,9 @@ export interface ConnectUrlOptions extends ConnectOptions {
   tls?: UrlTlsOptions;
   /**
    * For `mqtt:` (and `mqtts:` on Node and Bun; Deno's `connectTls` has no such path): let the
-   * client read and write through the connection's own reads and writes instead of its streams
-   * (`Transport.direct`; see `connectTcp`).
+   * client read through the connection's own reads instead of its readable stream
+   * (`Transport.direct`; see `connectTcp`). Writes go through the connection's own writes
+   * either way.
    *
    * @default {false}
    */

@@ -8,8 +8,8 @@
  *
  * The transport's readable is a byte stream (the client reads it through a
  * `ReadableStreamBYOBReader` into its own buffer), its writable settles each write once the
- * socket has handed the bytes to the operating system, and `direct: true` offers the same reads
- * and writes without the streams ({@linkcode Transport.direct}).
+ * socket has handed the bytes to the operating system, and {@linkcode Transport.direct} offers
+ * the same writes without the stream (and with `direct: true` the same reads).
  *
  * One module by design, hence its length: the whole of its export path (options, errors, the
  * transport, and the mapping of three runtimes' TLS errors onto {@linkcode TlsFailure}).
@@ -130,11 +130,11 @@ export interface NodeOptions {
   /** Turns Nagle's algorithm off, so small packets leave at once. @default {true} */
   noDelay?: boolean;
   /**
-   * Let the client read and write through the transport's {@linkcode Transport.direct} instead
-   * of its streams, as `connectTcp({ direct: true })` does: the same socket, without the streams'
-   * machinery, whose cost on Node is the larger (QoS 1 throughput 1.2 to 1.7 times the streams'
-   * on Node 20; `tests/runtimes/` logs it for each runtime). By default the client reads through
-   * a `ReadableStreamBYOBReader`.
+   * Let the client read through the transport's {@linkcode Transport.direct} instead of its
+   * readable stream, as `connectTcp({ direct: true })` does: the same socket, without the
+   * stream's machinery, whose cost on Node is the larger (`tests/runtimes/` logs both paths'
+   * throughput for each runtime). By default the client reads through a
+   * `ReadableStreamBYOBReader`; it writes through `direct` either way.
    *
    * @default {false}
    */
@@ -442,7 +442,7 @@ function checkTlsOptions(settings: NodeTlsOptions): void {
 class SocketTransport implements NodeTransport {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
-  readonly direct?: DirectConnection;
+  readonly direct: DirectConnection;
   readonly address: string;
   readonly alpnProtocol: string | null;
   #socket: NodeNet.Socket;
@@ -516,12 +516,8 @@ class SocketTransport implements NodeTransport {
       },
       abort: () => this.close(),
     });
-    if (init.direct) {
-      this.direct = {
-        read: (p) => this.#read(p),
-        write: (p) => this.#write(p).then(() => p.length),
-      };
-    }
+    const write = (p: Uint8Array) => this.#write(p).then(() => p.length);
+    this.direct = init.direct ? { read: (p) => this.#read(p), write } : { write };
   }
 
   /** Destroys the socket; closing twice is harmless. A read waiting ends (end of stream). */

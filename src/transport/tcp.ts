@@ -15,9 +15,10 @@ export interface TcpOptions {
   /** Turns Nagle's algorithm off, so small packets leave at once. @default {true} */
   noDelay?: boolean;
   /**
-   * Let the client read and write through the connection's own `read()` and `write()` instead of
-   * its streams ({@linkcode Transport.direct}): a few microseconds less per call (see
-   * BENCHMARKS.md). By default the client reads through a `ReadableStreamBYOBReader`.
+   * Let the client read through the connection's own `read()` instead of its readable stream
+   * ({@linkcode Transport.direct}): a few microseconds less per read (see BENCHMARKS.md). By
+   * default the client reads through a `ReadableStreamBYOBReader`; it writes through the
+   * connection's own `write()` either way.
    *
    * @default {false}
    */
@@ -27,15 +28,15 @@ export interface TcpOptions {
 }
 
 /**
- * Wraps a connection as a {@linkcode Transport}; closing twice is harmless. With `direct`, the
- * transport offers the connection's own reads and writes too ({@linkcode Transport.direct}).
+ * Wraps a connection as a {@linkcode Transport}; closing twice is harmless. The transport offers
+ * the connection's own writes ({@linkcode Transport.direct}), and with `direct` its reads too.
  */
 export function connTransport(conn: Deno.Conn, direct = false): Transport {
   let closed = false;
   return {
     readable: conn.readable,
     writable: conn.writable,
-    ...(direct ? { direct: conn } : {}),
+    direct: direct ? conn : { write: (p: Uint8Array) => conn.write(p) },
     close() {
       if (closed) return;
       closed = true;

@@ -24,9 +24,11 @@ export interface Transport {
   /** The bytes to the server. */
   readonly writable: WritableStream<Uint8Array>;
   /**
-   * The same connection for direct reads and writes, when it offers them (`connectTcp` gives
-   * one): the client then reads and writes through it, not through the streams, whose machinery
-   * costs several microseconds per read or write. Leave the streams unused then.
+   * The same connection for direct writes, and reads when it offers them: the client then writes
+   * (and, given `read`, reads) through it, not through the streams, whose machinery costs several
+   * microseconds per call. Leave the streams unused for what it offers. `connectTcp`,
+   * `connectTls` and `connectNode` give `write` by default (reads stay on `readable`, through a
+   * `ReadableStreamBYOBReader`), and `read` too with `direct: true`.
    */
   readonly direct?: DirectConnection;
   /** Closes both directions at once; must not throw when already closed. */
@@ -34,18 +36,27 @@ export interface Transport {
 }
 
 /**
- * Direct reads and writes on the connection under a {@linkcode Transport}'s streams, as a
- * `Deno.Conn` has them.
+ * Direct writes, and optionally reads, on the connection under a {@linkcode Transport}'s
+ * streams, as a `Deno.Conn` has them.
  *
  * @example A Deno connection is one
  * ```ts
  * import type { DirectConnection } from "./transport.ts";
  * const direct = (conn: Deno.Conn): DirectConnection => conn;
  * ```
+ *
+ * @example Writes only: reads stay on the transport's readable stream
+ * ```ts
+ * import type { DirectConnection } from "./transport.ts";
+ * const writesOnly = (conn: Deno.Conn): DirectConnection => ({ write: (p) => conn.write(p) });
+ * ```
  */
 export interface DirectConnection {
-  /** Reads into `p`: the number of bytes read, or `null` at the end of the stream. */
-  read(p: Uint8Array): Promise<number | null>;
+  /**
+   * Reads into `p`: the number of bytes read, or `null` at the end of the stream. Left out, the
+   * client reads from the transport's `readable` instead.
+   */
+  read?(p: Uint8Array): Promise<number | null>;
   /**
    * Writes from `p`: the number of bytes written, which may be fewer than `p.length`. Must not
    * keep `p` once the promise settles (as `Deno.Conn` does not: a Deno `Writer` does not retain

@@ -144,7 +144,6 @@ Deno.test("WriteBatch never reuses a buffer the connection may still hold", NONE
     let kept: Kept | undefined;
     const later = recordingDirect();
     const direct: DirectConnection = {
-      read: later.direct.read,
       // The first write keeps its bytes and fails; the later ones succeed.
       write(p) {
         if (kept !== undefined) return later.direct.write(p);

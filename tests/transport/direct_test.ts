@@ -1,8 +1,9 @@
 // connectTcp({ direct: true }): the client reads and writes through the connection's own read()
-// and write() instead of its streams. The default stays on the streams (a BYOB reader).
+// and write() instead of its streams. By default it reads through the readable stream (a BYOB
+// reader) and writes through the connection's own write().
 
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { Client, connectTcp } from "../../mod.ts";
+import { Client, connectTcp, type Transport } from "../../mod.ts";
 import { brokerAvailable, startMosquitto } from "../_util/mosquitto.ts";
 import { startProxy } from "../_util/proxy.ts";
 
@@ -21,8 +22,9 @@ Deno.test({
     });
     const plain = await connectTcp({ port: broker.port });
     const direct = await connectTcp({ port: proxy.port, direct: true });
-    equal(plain.direct, undefined, "the default transport offers no direct reads");
-    ok(direct.direct !== undefined, "direct: true offers the connection's own reads");
+    equal(plain.direct?.read, undefined, "the default transport offers no direct reads");
+    ok(plain.direct?.write !== undefined, "the default transport offers direct writes");
+    ok(direct.direct?.read !== undefined, "direct: true offers the connection's own reads");
 
     const publisher = new Client();
     const subscriber = new Client();
@@ -66,6 +68,73 @@ Deno.test({
       }
       deepStrictEqual(received, sent);
       ok(aborted > 0, "some polls were aborted");
+    } finally {
+      if (publisher.state === "connected") await publisher.disconnect();
+      else publisher.abort();
+      if (subscriber.state === "connected") await subscriber.disconnect();
+      else subscriber.abort();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a transport offering only direct writes: the client writes through them and reads through the readable stream",
+  ignore: !brokerAvailable,
+  async fn() {
+    await using broker = await startMosquitto();
+    const login = { username: broker.username, password: broker.password };
+    const topic = `direct-write/${crypto.randomUUID()}`;
+    const conn = await Deno.connect({ hostname: broker.hostname, port: broker.port });
+    conn.setNoDelay(true);
+    const writes: number[] = [];
+    const transport: Transport = {
+      readable: conn.readable,
+      // Never written: every byte goes through `direct.write`.
+      writable: new WritableStream<Uint8Array>({
+        write() {
+          throw new Error("the client wrote through the stream");
+        },
+      }),
+      direct: {
+        write(p) {
+          writes.push(p.length);
+          return conn.write(p);
+        },
+      },
+      close: () => conn.close(),
+    };
+    const subscriber = new Client();
+    const publisher = new Client();
+    try {
+      await subscriber.connect(await connectTcp({ port: broker.port }), {
+        clientId: `${topic}-sub`,
+        ...login,
+      });
+      await subscriber.subscribe({ filter: topic, qos: 1 });
+      equal((await subscriber.poll({ signal: AbortSignal.timeout(5000) })).type, "subscribed");
+      await publisher.connect(transport, { clientId: `${topic}-pub`, ...login });
+      ok(conn.readable.locked, "the client reads through the readable stream");
+      const sent = Array.from({ length: 30 }, (_, i) => `${i}:` + "y".repeat(i * 11));
+      let acked = 0;
+      for (const text of sent) {
+        await publisher.publish({ topic, qos: 1 }, text);
+        while (publisher.session.state.outgoing.length >= publisher.limits.receiveMaximum) {
+          const event = await publisher.poll({ signal: AbortSignal.timeout(5000) });
+          if (event.type === "acknowledged") acked++;
+        }
+      }
+      while (acked < sent.length) {
+        const event = await publisher.poll({ signal: AbortSignal.timeout(5000) });
+        if (event.type === "acknowledged") acked++;
+      }
+      const received: string[] = [];
+      while (received.length < sent.length) {
+        const event = await subscriber.poll({ signal: AbortSignal.timeout(5000) });
+        if (event.type === "message") received.push(new TextDecoder().decode(event.payload));
+      }
+      deepStrictEqual(received, sent, "the broker delivered every publication, in order");
+      ok(writes.length >= 2, "CONNECT and the publications went through direct.write");
     } finally {
       if (publisher.state === "connected") await publisher.disconnect();
       else publisher.abort();

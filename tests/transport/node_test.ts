@@ -109,7 +109,8 @@ Deno.test({
     using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const plain = await connectNode({ port: listener.addr.port });
     using _first = await listener.accept();
-    assert.equal(plain.direct, undefined, "no direct reads by default");
+    assert.equal(plain.direct?.read, undefined, "no direct reads by default");
+    assert.ok(plain.direct?.write !== undefined, "direct writes by default");
     plain.close();
 
     const [transport, server] = await Promise.all([
@@ -125,7 +126,7 @@ Deno.test({
       const readDirect = async () => {
         const out = new Uint8Array(size);
         for (let at = 0; at < size;) {
-          const n = await direct.read(out.subarray(at, Math.min(size, at + 7_000)));
+          const n = await direct.read!(out.subarray(at, Math.min(size, at + 7_000)));
           assert.ok(n !== null, "no end before every byte");
           at += n;
         }
@@ -147,7 +148,7 @@ Deno.test({
       assert.deepEqual(atClient, down);
       assert.ok(!transport.readable.locked && !transport.writable.locked, "streams unused");
       server.close();
-      assert.equal(await direct.read(new Uint8Array(10)), null, "the end of the stream");
+      assert.equal(await direct.read!(new Uint8Array(10)), null, "the end of the stream");
     } finally {
       transport.close();
     }
