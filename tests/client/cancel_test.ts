@@ -244,6 +244,37 @@ Deno.test({
 
 Deno.test({
   ...NONE,
+  name:
+    "PacketReader.next() keeps small reads' payloads valid across many reads, each keeping at most 16 KiB alive",
+  async fn() {
+    // One packet per read, 300 of them (about 60 KiB): the small reads' packets share buffers
+    // (the reader's arena), which must never be written again, and a payload kept must not keep
+    // more than 16 KiB alive; a read bringing many packets gets a buffer of its own.
+    const payloads = Array.from({ length: 300 }, (_, i) => pattern(20 + (i * 53) % 400, i));
+    const encoded = payloads.map((p, i) => encode(publish(`arena/${i}`, p)));
+    for (const make of [byteStream, plainStream]) {
+      const reader = new PacketReader(make(encoded));
+      const got: Uint8Array[] = [];
+      for (let i = 0; i < payloads.length; i++) {
+        const p = await reader.next();
+        ok(p.type === PacketType.Publish);
+        got.push(p.payload);
+      }
+      deepStrictEqual(got, payloads, `${make.name}: every payload as sent`);
+      const buffers = new Set(got.map((p) => p.buffer));
+      ok(buffers.size > 1 && buffers.size < 20, `${make.name}: ${buffers.size} buffers`);
+      for (const p of got) ok(p.buffer.byteLength <= 16 * 1024, `${p.buffer.byteLength} bytes`);
+    }
+    const many = concat(encoded.slice(0, 100));
+    const reader = new PacketReader(byteStream([many]));
+    const first = await reader.next();
+    ok(first.type === PacketType.Publish);
+    equal(first.payload.buffer.byteLength, many.length, "a read of many packets: its own buffer");
+  },
+});
+
+Deno.test({
+  ...NONE,
   name: "PacketReader.next() reads a packet bigger than its read-ahead buffer, and what follows it",
   async fn() {
     const big = publish("big", pattern(5000, 5), 2);
