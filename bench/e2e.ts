@@ -303,7 +303,19 @@ function command(client: ClientName, cfg: WorkerConfig, label: string): Deno.Com
         ],
       });
     case "mqtt5-bun":
-      return pinned("bun", { args: [nodeWorker, arg] });
+      return pinned("bun", {
+        args: [
+          ...(cpuProf
+            ? [
+              "--cpu-prof",
+              `--cpu-prof-dir=${path(".profiles")}`,
+              `--cpu-prof-name=${label}.cpuprofile`,
+            ]
+            : []),
+          nodeWorker,
+          arg,
+        ],
+      });
     case "mqttjs-deno":
       return pinned(deno, {
         args: [
