@@ -458,6 +458,8 @@ interface Row {
   workload: string;
   metric: string;
   values: Partial<Record<ClientName, number>>;
+  /** Each client's figure in each run (same order), for the paired ratios. */
+  perRun?: Partial<Record<ClientName, number[]>>;
   digits: number;
   /** The goals of mqtt5 on Deno (issue 15's, against raw and MQTT.js on Node). */
   goal?: Goal[];
@@ -469,10 +471,31 @@ const rows: Row[] = [];
 const rate = (r: WorkerResult) => r.messages / r.seconds;
 const cpuPer = (r: WorkerResult) => r.cpu / r.messages * 1e6;
 const brokerPer = (r: WorkerResult) => r.brokerCpu / r.messages * 1e6;
-const values = (w: string, f: (r: WorkerResult) => number) =>
+const byClient = (w: string, f: (r: WorkerResult) => number) =>
   Object.fromEntries(
     clients.map((c) => [c, stat(w, c, f)]).filter(([, v]) => v !== undefined),
   ) as Partial<Record<ClientName, number>>;
+const perRun = (w: string, f: (r: WorkerResult) => number) =>
+  Object.fromEntries(
+    clients.map((c) => [c, results.get(`${w}/${c}`)?.map(f)]).filter(([, v]) => v !== undefined),
+  ) as Partial<Record<ClientName, number[]>>;
+/** The medians, and the per-run figures (a row's `values` and `perRun`). */
+const values = (w: string, f: (r: WorkerResult) => number) => byClient(w, f);
+const runsOf = (w: string, f: (r: WorkerResult) => number) => ({ perRun: perRun(w, f) });
+
+/**
+ * `a` against `b` in `row`: the median of the per-run ratios (the clients of one run ran one
+ * after the other, under the same conditions), or the ratio of the medians without them.
+ */
+function pairedRatio(row: Row, a: ClientName, b: ClientName): number | undefined {
+  const x = row.perRun?.[a];
+  const y = row.perRun?.[b];
+  if (x === undefined || y === undefined || x.length !== y.length || x.length === 0) {
+    return ratio(row.values[a], row.values[b]);
+  }
+  const ratios = x.map((v, i) => ratio(v, y[i]!)).filter((r): r is number => r !== undefined);
+  return ratios.length === 0 ? undefined : median(ratios);
+}
 
 for (const w of workloads) {
   if (w.kind === "throughput" && w.size <= 1024) {
@@ -481,6 +504,7 @@ for (const w of workloads) {
       workload: w.title,
       metric: "msgs/s",
       values: values(w.name, rate),
+      ...runsOf(w.name, rate),
       digits: 0,
       ...(w.qos > 0 ? { goalOther: [{ against: "mqttjs-node", op: "≥", value: 1.2 }] } : {}),
     });
@@ -488,6 +512,7 @@ for (const w of workloads) {
       workload: w.title,
       metric: "CPU µs/msg",
       values: values(w.name, cpuPer),
+      ...runsOf(w.name, cpuPer),
       digits: 2,
       goal: [{ against: "raw", op: "≤", value: 1.05 }],
       goalOther: [{ against: "mqttjs-node", op: "≤", value: 0.8 }],
@@ -496,6 +521,7 @@ for (const w of workloads) {
       workload: w.title,
       metric: "broker CPU µs/msg",
       values: values(w.name, brokerPer),
+      ...runsOf(w.name, brokerPer),
       digits: 2,
     });
     if (w.qos > 0) {
@@ -503,12 +529,14 @@ for (const w of workloads) {
         workload: w.title,
         metric: "most in flight",
         values: values(w.name, (r) => r.maxInFlight),
+        ...runsOf(w.name, (r) => r.maxInFlight),
         digits: 0,
       });
       rows.push({
         workload: w.title,
         metric: "0x97 refusals",
         values: values(w.name, (r) => r.refused),
+        ...runsOf(w.name, (r) => r.refused),
         digits: 0,
       });
     }
@@ -518,6 +546,7 @@ for (const w of workloads) {
         workload: w.title,
         metric: "peak RSS MiB",
         values: values(w.name, mb),
+        ...runsOf(w.name, mb),
         digits: 1,
         goal: [{ against: "mqttjs-node", op: "≤", value: 0.5 }],
         goalOther: [{ against: "mqttjs-node", op: "≤", value: 0.5 }],
@@ -526,6 +555,7 @@ for (const w of workloads) {
         workload: w.title,
         metric: "RSS growth MiB",
         values: values(w.name, (r) => (r.peakRss - r.rssStart) / 2 ** 20),
+        ...runsOf(w.name, (r) => (r.peakRss - r.rssStart) / 2 ** 20),
         digits: 1,
       });
     }
@@ -534,6 +564,7 @@ for (const w of workloads) {
       workload: w.title,
       metric: "MB/s",
       values: values(w.name, (r) => r.payloadBytes / r.seconds / 1e6),
+      ...runsOf(w.name, (r) => r.payloadBytes / r.seconds / 1e6),
       digits: 0,
       goal: [{ against: "raw", op: "≥", value: 0.85 }],
       goalOther: [{ against: "mqttjs-node", op: "≥", value: 1.5 }],
@@ -542,6 +573,7 @@ for (const w of workloads) {
       workload: w.title,
       metric: "CPU ms/MiB",
       values: values(w.name, (r) => r.cpu / (r.payloadBytes / 2 ** 20) * 1e3),
+      ...runsOf(w.name, (r) => r.cpu / (r.payloadBytes / 2 ** 20) * 1e3),
       digits: 2,
       goal: [{ against: "raw", op: "≤", value: 1.3 }],
     });
@@ -549,6 +581,7 @@ for (const w of workloads) {
       workload: w.title,
       metric: "page faults/MiB",
       values: values(w.name, (r) => (r.faults ?? NaN) / (r.payloadBytes / 2 ** 20)),
+      ...runsOf(w.name, (r) => (r.faults ?? NaN) / (r.payloadBytes / 2 ** 20)),
       digits: 0,
     });
   } else {
@@ -556,6 +589,7 @@ for (const w of workloads) {
       workload: w.title,
       metric: "p50 µs",
       values: values(w.name, (r) => r.latency!.p50),
+      ...runsOf(w.name, (r) => r.latency!.p50),
       digits: 0,
       goal: [{ against: "raw", op: "≤", value: 1.1 }],
     });
@@ -563,6 +597,7 @@ for (const w of workloads) {
       workload: w.title,
       metric: "p99 µs",
       values: values(w.name, (r) => r.latency!.p99),
+      ...runsOf(w.name, (r) => r.latency!.p99),
       digits: 0,
     });
   }
@@ -603,8 +638,8 @@ function table(me: Mqtt5Client): string {
   for (const row of rows) {
     const v = row.values;
     if (v[me] === undefined) continue;
-    const vsNode = ratio(v[me], v["mqttjs-node"]);
-    const vsRaw = ratio(v[me], v.raw);
+    const vsNode = pairedRatio(row, me, "mqttjs-node");
+    const vsRaw = pairedRatio(row, me, "raw");
     const goal = ((deno ? row.goal : row.goalOther) ?? []).map((g) => {
       const r = g.against === "raw" ? vsRaw : vsNode;
       const met = r === undefined ? undefined : g.op === "≥" ? r >= g.value : r <= g.value;
@@ -618,7 +653,7 @@ function table(me: Mqtt5Client): string {
       ...others.map(([c]) => fmt(v[c], row.digits)),
       fmt(vsNode, 2),
       fmt(vsRaw, 2),
-      ...(deno ? [fmt(ratio(v[me], v["raw-owned"]), 2)] : []),
+      ...(deno ? [fmt(pairedRatio(row, me, "raw-owned"), 2)] : []),
       goal,
     ];
     lines.push(`| ${cells.join(" | ")} |`);
@@ -654,7 +689,8 @@ console.log(
       "--version",
     ])}, MQTT.js ${mqttjsVersion}, ` +
     `${await versionOf("mosquitto", ["-h"])} with max_queued_messages 100000; ` +
-    `${pin ? "brokers pinned to CPU 0, workers to CPU 1" : "not pinned"}.\n`,
+    `${pin ? "brokers pinned to CPU 0, workers to CPU 1" : "not pinned"}. Figures: medians of ` +
+    `the runs; ratios: medians of the per-run ratios (each run's clients ran back to back).\n`,
 );
 const mine = MQTT5_CLIENTS.filter((c) => clients.includes(c));
 for (const me of mine.length > 0 ? mine : ["mqtt5" as const]) {

@@ -40,7 +40,7 @@ const probe: Probe = {
 
 const cfg = JSON.parse(process.argv[2] ?? "") as WorkerConfig;
 const result = await runMqtt5(cfg, {
-  connect: (port) => connectNode({ port }),
+  connect: (port) => connectNode({ port, direct: cfg.direct ?? false }),
   probe,
   fail(error) {
     console.error(error);
