@@ -621,6 +621,13 @@ export class Client {
    */
   #handle(packet: Packet): EngineEvent | undefined | Promise<never> {
     if (this.#log.isEnabledFor("trace")) tracePacket(this.#log, "<-", packet);
+    const state = this.#engine.state;
+    if (state !== "connected" && state !== "connecting") {
+      // Read after disconnect() queued DISCONNECT, whose write may not have begun: the packet is
+      // left unhandled (the session keeps its flows for a resume), and the connection stays open
+      // until disconnect() has written DISCONNECT and closes it.
+      return Promise.reject(this.#engine.closeError ?? notConnected("poll", this.#engine));
+    }
     let event: EngineEvent | undefined;
     try {
       event = this.#engine.handle(packet, Date.now());

@@ -571,6 +571,64 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "disconnect() while a poll's read completes in the same turn: DISCONNECT is still written and disconnect() resolves [MQTT-3.14.4-1]",
+  permissions: "none",
+  async fn() {
+    // A transport whose reads the test completes by hand: the CONNACK at once, then a PINGRESP
+    // when the test says so.
+    let deliver: ((bytes: number[]) => void) | undefined;
+    const replies: number[][] = [[0x20, 0x03, 0x00, 0x00, 0x00]];
+    const written: number[] = [];
+    let closed = false;
+    const transport: Transport = {
+      readable: new ReadableStream({
+        type: "bytes",
+        pull(c) {
+          const give = (bytes: number[]) => {
+            new Uint8Array(c.byobRequest!.view!.buffer, c.byobRequest!.view!.byteOffset).set(bytes);
+            c.byobRequest!.respond(bytes.length);
+          };
+          const next = replies.shift();
+          if (next !== undefined) return give(next);
+          return new Promise<void>((resolve) => {
+            deliver = (bytes) => {
+              give(bytes);
+              resolve();
+            };
+          });
+        },
+      }),
+      writable: new WritableStream({
+        write(chunk) {
+          written.push(...chunk);
+        },
+      }),
+      close() {
+        closed = true;
+      },
+    };
+    const client = new Client();
+    await client.connect(transport, { clientId: "disconnect-race" });
+    const polling = client.poll();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    ok(deliver !== undefined, "the poll is reading");
+    written.length = 0;
+    // DISCONNECT is queued for the end of the turn; the PINGRESP's read completes before that.
+    const disconnecting = client.disconnect();
+    deliver!([0xd0, 0x00]);
+    await rejects(polling, (e: unknown) => {
+      ok(e instanceof ConnectionClosedError, String(e));
+      return true;
+    });
+    await disconnecting;
+    deepStrictEqual(written, [0xe0, 0x00], "the server got DISCONNECT 0x00");
+    ok(closed, "then the transport was closed");
+    equal(client.state, "closed");
+  },
+});
+
+Deno.test({
   name: "Client.flush() writes what is queued now instead of at the end of the turn",
   async fn(t) {
     await t.step(
