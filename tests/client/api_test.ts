@@ -572,11 +572,11 @@ Deno.test({
 
 Deno.test({
   name:
-    "disconnect() while a poll's read completes in the same turn: DISCONNECT is still written and disconnect() resolves [MQTT-3.14.4-1]",
+    "disconnect() while a poll's read completes in the same turn: DISCONNECT is written, nothing after it, and the connection closed [MQTT-3.14.4-1] [MQTT-3.14.4-2]",
   permissions: "none",
   async fn() {
-    // A transport whose reads the test completes by hand: the CONNACK at once, then a PINGRESP
-    // when the test says so.
+    // A transport whose reads the test completes by hand: the CONNACK at once, then a PUBREL
+    // (which a connected client answers with PUBCOMP) when the test says so.
     let deliver: ((bytes: number[]) => void) | undefined;
     const replies: number[][] = [[0x20, 0x03, 0x00, 0x00, 0x00]];
     const written: number[] = [];
@@ -614,15 +614,19 @@ Deno.test({
     await new Promise((resolve) => setTimeout(resolve, 10));
     ok(deliver !== undefined, "the poll is reading");
     written.length = 0;
-    // DISCONNECT is queued for the end of the turn; the PINGRESP's read completes before that.
+    // DISCONNECT is queued for the end of the turn; the PUBREL's read completes before that.
     const disconnecting = client.disconnect();
-    deliver!([0xd0, 0x00]);
+    deliver!([0x62, 0x02, 0x00, 0x07]);
     await rejects(polling, (e: unknown) => {
       ok(e instanceof ConnectionClosedError, String(e));
       return true;
     });
     await disconnecting;
-    deepStrictEqual(written, [0xe0, 0x00], "the server got DISCONNECT 0x00");
+    deepStrictEqual(
+      written,
+      [0xe0, 0x00],
+      "the server got DISCONNECT 0x00, and no PUBCOMP after it",
+    );
     ok(closed, "then the transport was closed");
     equal(client.state, "closed");
   },
