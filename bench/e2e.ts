@@ -254,6 +254,14 @@ const DENO_PERMISSIONS = ["-A"];
 function command(client: ClientName, cfg: WorkerConfig, label: string): Deno.Command {
   const arg = JSON.stringify(cfg);
   const deno = Deno.execPath();
+  // Deno, Node and Bun take the same flags for a V8 (or JavaScriptCore) CPU profile.
+  const profileFlags = cpuProf
+    ? [
+      "--cpu-prof",
+      `--cpu-prof-dir=${path(".profiles")}`,
+      `--cpu-prof-name=${label}.cpuprofile`,
+    ]
+    : [];
   switch (client) {
     case "raw":
     case "raw-owned":
@@ -261,13 +269,7 @@ function command(client: ClientName, cfg: WorkerConfig, label: string): Deno.Com
         args: [
           "run",
           ...DENO_PERMISSIONS,
-          ...(cpuProf
-            ? [
-              "--cpu-prof",
-              `--cpu-prof-dir=${path(".profiles")}`,
-              `--cpu-prof-name=${label}.cpuprofile`,
-            ]
-            : []),
+          ...profileFlags,
           path("e2e/raw.ts"),
           arg,
         ],
@@ -277,13 +279,7 @@ function command(client: ClientName, cfg: WorkerConfig, label: string): Deno.Com
         args: [
           "run",
           ...DENO_PERMISSIONS,
-          ...(cpuProf
-            ? [
-              "--cpu-prof",
-              `--cpu-prof-dir=${path(".profiles")}`,
-              `--cpu-prof-name=${label}.cpuprofile`,
-            ]
-            : []),
+          ...profileFlags,
           path("e2e/mqtt5.ts"),
           arg,
         ],
@@ -291,13 +287,7 @@ function command(client: ClientName, cfg: WorkerConfig, label: string): Deno.Com
     case "mqtt5-node":
       return pinned("node", {
         args: [
-          ...(cpuProf
-            ? [
-              "--cpu-prof",
-              `--cpu-prof-dir=${path(".profiles")}`,
-              `--cpu-prof-name=${label}.cpuprofile`,
-            ]
-            : []),
+          ...profileFlags,
           nodeWorker,
           arg,
         ],
@@ -305,13 +295,7 @@ function command(client: ClientName, cfg: WorkerConfig, label: string): Deno.Com
     case "mqtt5-bun":
       return pinned("bun", {
         args: [
-          ...(cpuProf
-            ? [
-              "--cpu-prof",
-              `--cpu-prof-dir=${path(".profiles")}`,
-              `--cpu-prof-name=${label}.cpuprofile`,
-            ]
-            : []),
+          ...profileFlags,
           nodeWorker,
           arg,
         ],
