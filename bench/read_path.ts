@@ -48,7 +48,10 @@ function timedSync(n: number, op: () => unknown): string {
 const rows: [string, string][] = [];
 
 const source = new Uint8Array(65_536);
-rows.push(["slice() of 90 bytes (a fresh ArrayBuffer)", timedSync(300_000, () => source.slice(0, 90))]);
+rows.push([
+  "slice() of 90 bytes (a fresh ArrayBuffer)",
+  timedSync(300_000, () => source.slice(0, 90)),
+]);
 rows.push(["new Uint8Array(90)", timedSync(300_000, () => new Uint8Array(90))]);
 rows.push(["subarray() of 90 bytes (a view)", timedSync(300_000, () => source.subarray(0, 90))]);
 
