@@ -13,6 +13,7 @@ import { connectTcp } from "../../src/transport/mod.ts";
 import { brokerAvailable, brokerIgnoreReason, startMosquitto } from "../_util/mosquitto.ts";
 import { startProxy } from "../_util/proxy.ts";
 import { assertQuiet, Clients, uniqueTopic, waitFor } from "./_client.ts";
+import { byteStream, concat, pattern, plainStream, readAll, splitEvery } from "./_bytes.ts";
 
 const NONE = { permissions: "none" } as const;
 
@@ -20,10 +21,6 @@ function publish(topic: string, payload: Uint8Array, packetId?: number): Packet 
   return packetId === undefined
     ? { type: PacketType.Publish, topic, payload, qos: 0 }
     : { type: PacketType.Publish, topic, payload, qos: 1, packetId };
-}
-
-function pattern(length: number, seed: number): Uint8Array {
-  return new Uint8Array(length).map((_, i) => (i * 31 + seed) & 0xff);
 }
 
 /** A mixed run of packets, with their bytes back to back. */
@@ -45,50 +42,9 @@ function samplePackets(): { packets: Packet[]; bytes: Uint8Array } {
   return { packets, bytes: concat(packets.map((p) => encode(p))) };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** What the codec decodes from the same bytes: the reference for the reader. */
 function decodedAll(packets: Packet[]): Packet[] {
   return packets.map((p) => decode(encode(p)));
-}
-
-/** A byte stream that hands out the given chunks, one per pull, then closes. */
-function byteStream(all: Uint8Array[], close = true): ReadableStream<Uint8Array> {
-  // A byte stream cannot enqueue an empty chunk.
-  const chunks = all.filter((c) => c.length > 0);
-  let i = 0;
-  return new ReadableStream({
-    type: "bytes",
-    pull(c) {
-      const chunk = chunks[i++];
-      if (chunk !== undefined) c.enqueue(chunk.slice());
-      else if (close) {
-        c.close();
-        // A pending BYOB read ends only once its request is answered.
-        c.byobRequest?.respond(0);
-      }
-    },
-  });
-}
-
-/** A plain (not byte) stream of the given chunks. */
-function plainStream(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
-  let i = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(c) {
-      const chunk = chunks[i++];
-      if (chunk !== undefined) c.enqueue(chunk.slice());
-      else c.close();
-    },
-  });
 }
 
 /** A byte stream the test feeds by hand. */
@@ -112,18 +68,6 @@ function manualStream(): {
       controller.byobRequest?.respond(0);
     },
   };
-}
-
-async function readAll(reader: PacketReader, count: number): Promise<Packet[]> {
-  const out: Packet[] = [];
-  for (let i = 0; i < count; i++) out.push(await reader.next());
-  return out;
-}
-
-function splitEvery(bytes: Uint8Array, size: number): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
-  return chunks;
 }
 
 Deno.test({

@@ -6,31 +6,12 @@ import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
 import { decode, encode, type Packet, PacketType } from "../../src/codec/mod.ts";
 import { ConnectionClosedError } from "../../src/client/mod.ts";
 import { PacketReader } from "../../src/client/_io.ts";
+import { concat, pattern, plainStream, readAll, splitEvery } from "./_bytes.ts";
 
 const NONE = { permissions: "none" } as const;
 
 function publish(topic: string, payload: Uint8Array): Packet {
   return { type: PacketType.Publish, topic, payload, qos: 0 };
-}
-
-function pattern(length: number, seed: number): Uint8Array {
-  return new Uint8Array(length).map((_, i) => (i * 31 + seed) & 0xff);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-function splitEvery(bytes: Uint8Array, size: number): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
-  return chunks;
 }
 
 /**
@@ -61,24 +42,6 @@ function recordingStream(chunks: Uint8Array[]): {
     },
   });
   return { stream, offered };
-}
-
-/** A plain (not byte) stream of the given chunks. */
-function plainStream(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
-  let i = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(c) {
-      const chunk = chunks[i++];
-      if (chunk !== undefined) c.enqueue(chunk.slice());
-      else c.close();
-    },
-  });
-}
-
-async function readAll(reader: PacketReader, count: number): Promise<Packet[]> {
-  const out: Packet[] = [];
-  for (let i = 0; i < count; i++) out.push(await reader.next());
-  return out;
 }
 
 /** Packets of every size around a 64-byte buffer's limits, between small ones. */

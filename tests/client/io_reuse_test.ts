@@ -9,6 +9,7 @@ import { decode, encode, frame, type Packet, PacketType } from "../../src/codec/
 import { WriteBatch } from "../../src/client/_io.ts";
 import { ConnectionClosedError, silentLogger } from "../../src/session/mod.ts";
 import type { DirectConnection } from "../../src/transport/mod.ts";
+import { concat } from "./_bytes.ts";
 
 const NONE = { permissions: "none" } as const;
 const OPTIONS = { protocolVersion: 5 } as const;
@@ -34,16 +35,6 @@ function decodeAll(bytes: Uint8Array): Packet[] {
     at += f.length;
   }
   return packets;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** A writer for `attach()` whose stream is unused (the batch writes through `direct`). */
