@@ -420,11 +420,6 @@ function median(values: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function stat(w: string, client: ClientName, f: (r: WorkerResult) => number): number | undefined {
-  const list = results.get(`${w}/${client}`);
-  return list === undefined ? undefined : median(list.map(f));
-}
-
 const fmt = (n: number | undefined, digits = 0) =>
   n === undefined || Number.isNaN(n)
     ? "–"
@@ -455,17 +450,18 @@ const rows: Row[] = [];
 const rate = (r: WorkerResult) => r.messages / r.seconds;
 const cpuPer = (r: WorkerResult) => r.cpu / r.messages * 1e6;
 const brokerPer = (r: WorkerResult) => r.brokerCpu / r.messages * 1e6;
-const byClient = (w: string, f: (r: WorkerResult) => number) =>
-  Object.fromEntries(
-    clients.map((c) => [c, stat(w, c, f)]).filter(([, v]) => v !== undefined),
-  ) as Partial<Record<ClientName, number>>;
-const perRun = (w: string, f: (r: WorkerResult) => number) =>
-  Object.fromEntries(
-    clients.map((c) => [c, results.get(`${w}/${c}`)?.map(f)]).filter(([, v]) => v !== undefined),
-  ) as Partial<Record<ClientName, number[]>>;
-/** The medians, and the per-run figures (a row's `values` and `perRun`). */
-const values = (w: string, f: (r: WorkerResult) => number) => byClient(w, f);
-const runsOf = (w: string, f: (r: WorkerResult) => number) => ({ perRun: perRun(w, f) });
+/** A row's figures of workload `w`: each client's median (`values`) and each run's (`perRun`). */
+function figures(w: string, f: (r: WorkerResult) => number): Pick<Row, "values" | "perRun"> {
+  const values: Partial<Record<ClientName, number>> = {};
+  const perRun: Partial<Record<ClientName, number[]>> = {};
+  for (const c of clients) {
+    const list = results.get(`${w}/${c}`)?.map(f);
+    if (list === undefined) continue;
+    values[c] = median(list);
+    perRun[c] = list;
+  }
+  return { values, perRun };
+}
 
 /**
  * `a` against `b` in `row`: the median of the per-run ratios (the clients of one run ran one
@@ -487,16 +483,14 @@ for (const w of workloads) {
     rows.push({
       workload: w.title,
       metric: "msgs/s",
-      values: values(w.name, rate),
-      ...runsOf(w.name, rate),
+      ...figures(w.name, rate),
       digits: 0,
       ...(w.qos > 0 ? { goalOther: [{ against: "mqttjs-node", op: "≥", value: 1.2 }] } : {}),
     });
     rows.push({
       workload: w.title,
       metric: "CPU µs/msg",
-      values: values(w.name, cpuPer),
-      ...runsOf(w.name, cpuPer),
+      ...figures(w.name, cpuPer),
       digits: 2,
       goal: [{ against: "raw", op: "≤", value: 1.05 }],
       goalOther: [{ against: "mqttjs-node", op: "≤", value: 0.8 }],
@@ -504,23 +498,20 @@ for (const w of workloads) {
     rows.push({
       workload: w.title,
       metric: "broker CPU µs/msg",
-      values: values(w.name, brokerPer),
-      ...runsOf(w.name, brokerPer),
+      ...figures(w.name, brokerPer),
       digits: 2,
     });
     if (w.qos > 0) {
       rows.push({
         workload: w.title,
         metric: "most in flight",
-        values: values(w.name, (r) => r.maxInFlight),
-        ...runsOf(w.name, (r) => r.maxInFlight),
+        ...figures(w.name, (r) => r.maxInFlight),
         digits: 0,
       });
       rows.push({
         workload: w.title,
         metric: "0x97 refusals",
-        values: values(w.name, (r) => r.refused),
-        ...runsOf(w.name, (r) => r.refused),
+        ...figures(w.name, (r) => r.refused),
         digits: 0,
       });
     }
@@ -529,8 +520,7 @@ for (const w of workloads) {
       rows.push({
         workload: w.title,
         metric: "peak RSS MiB",
-        values: values(w.name, mb),
-        ...runsOf(w.name, mb),
+        ...figures(w.name, mb),
         digits: 1,
         goal: [{ against: "mqttjs-node", op: "≤", value: 0.5 }],
         goalOther: [{ against: "mqttjs-node", op: "≤", value: 0.5 }],
@@ -538,8 +528,7 @@ for (const w of workloads) {
       rows.push({
         workload: w.title,
         metric: "RSS growth MiB",
-        values: values(w.name, (r) => (r.peakRss - r.rssStart) / 2 ** 20),
-        ...runsOf(w.name, (r) => (r.peakRss - r.rssStart) / 2 ** 20),
+        ...figures(w.name, (r) => (r.peakRss - r.rssStart) / 2 ** 20),
         digits: 1,
       });
     }
@@ -547,8 +536,7 @@ for (const w of workloads) {
     rows.push({
       workload: w.title,
       metric: "MB/s",
-      values: values(w.name, (r) => r.payloadBytes / r.seconds / 1e6),
-      ...runsOf(w.name, (r) => r.payloadBytes / r.seconds / 1e6),
+      ...figures(w.name, (r) => r.payloadBytes / r.seconds / 1e6),
       digits: 0,
       goal: [{ against: "raw", op: "≥", value: 0.85 }],
       goalOther: [{ against: "mqttjs-node", op: "≥", value: 1.5 }],
@@ -556,32 +544,28 @@ for (const w of workloads) {
     rows.push({
       workload: w.title,
       metric: "CPU ms/MiB",
-      values: values(w.name, (r) => r.cpu / (r.payloadBytes / 2 ** 20) * 1e3),
-      ...runsOf(w.name, (r) => r.cpu / (r.payloadBytes / 2 ** 20) * 1e3),
+      ...figures(w.name, (r) => r.cpu / (r.payloadBytes / 2 ** 20) * 1e3),
       digits: 2,
       goal: [{ against: "raw", op: "≤", value: 1.3 }],
     });
     rows.push({
       workload: w.title,
       metric: "page faults/MiB",
-      values: values(w.name, (r) => (r.faults ?? NaN) / (r.payloadBytes / 2 ** 20)),
-      ...runsOf(w.name, (r) => (r.faults ?? NaN) / (r.payloadBytes / 2 ** 20)),
+      ...figures(w.name, (r) => (r.faults ?? NaN) / (r.payloadBytes / 2 ** 20)),
       digits: 0,
     });
   } else {
     rows.push({
       workload: w.title,
       metric: "p50 µs",
-      values: values(w.name, (r) => r.latency!.p50),
-      ...runsOf(w.name, (r) => r.latency!.p50),
+      ...figures(w.name, (r) => r.latency!.p50),
       digits: 0,
       goal: [{ against: "raw", op: "≤", value: 1.1 }],
     });
     rows.push({
       workload: w.title,
       metric: "p99 µs",
-      values: values(w.name, (r) => r.latency!.p99),
-      ...runsOf(w.name, (r) => r.latency!.p99),
+      ...figures(w.name, (r) => r.latency!.p99),
       digits: 0,
     });
   }
