@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Transport } from "./transport.ts";
+import type { DirectConnection, Transport } from "./transport.ts";
 
 /** Options of {@linkcode connectTcp}. */
 export interface TcpOptions {
@@ -31,7 +31,10 @@ export interface TcpOptions {
  * Wraps a connection as a {@linkcode Transport}; closing twice is harmless. The transport offers
  * the connection's own writes ({@linkcode Transport.direct}), and with `direct` its reads too.
  */
-export function connTransport(conn: Deno.Conn, direct = false): Transport {
+export function connTransport(
+  conn: Deno.Conn,
+  direct = false,
+): Transport & { readonly direct: DirectConnection } {
   let closed = false;
   return {
     readable: conn.readable,

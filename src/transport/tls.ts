@@ -256,7 +256,7 @@ export async function connectTls(options: TlsOptions = {}): Promise<TlsTransport
   return {
     readable: explainTlsFailures(conn.readable, `${hostname}:${port}`, cert !== undefined),
     writable: transport.writable,
-    direct: transport.direct!,
+    direct: transport.direct,
     close: transport.close,
     alpnProtocol: info.alpnProtocol,
   };
