@@ -105,6 +105,12 @@ export async function buildTestPage(): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
+/** Builds `entry` (a path from the repository's root) with all its imports into one ES module. */
+export async function buildPage(entry: string): Promise<string> {
+  const result = await build({ entryPoints: [entry] });
+  return result.outputFiles[0]!.text;
+}
+
 /** The part of esbuild's build options and result used here. */
 interface BuildOptions {
   entryPoints: string[];

@@ -13,13 +13,12 @@ import assert from "node:assert/strict";
 import { assertQuiet, pollUntil, text, uniqueTopic } from "../client/_client.ts";
 import { startMosquitto } from "../_util/mosquitto.ts";
 import { startObserver } from "./_observer.ts";
-import { BROWSER_TARGET, ESBUILD } from "./_bundle.ts";
+import { buildPage } from "./_bundle.ts";
 import { chromiumIgnoreReason, launchChromium } from "./_chromium.ts";
 import type { CrashReport, RestartReport, StoreConfig, StoreReport } from "./_store_page.ts";
 
 /** How long the two loads get to report, from Chromium's launch. */
 const REPORT_TIMEOUT_MS = 60_000;
-const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const CLIENT_ID = "browser-store";
 
 /** The page, with a plain script first that reports what keeps the module from running. */
@@ -37,27 +36,6 @@ const PAGE_HTML = `<!doctype html>
 </script>
 <script type="module" src="/page.js"></script>
 `;
-
-/** The page script with its imports, one ES module for browsers; esbuild is stopped after. */
-async function buildStorePage(): Promise<string> {
-  const esbuild = await import(ESBUILD);
-  try {
-    const result = await esbuild.build({
-      absWorkingDir: ROOT,
-      entryPoints: ["tests/browser/_store_page.ts"],
-      bundle: true,
-      write: false,
-      outdir: "out",
-      format: "esm",
-      platform: "browser",
-      target: BROWSER_TARGET,
-      logLevel: "silent",
-    });
-    return (result.outputFiles as { text: string }[])[0]!.text;
-  } finally {
-    await esbuild.stop();
-  }
-}
 
 /** A loopback HTTP server for the page; `next()` gives each report in the order they came. */
 interface StoreSite extends AsyncDisposable {
@@ -127,7 +105,7 @@ Deno.test({
   name: "IndexedDbSessionStore resumes QoS 2 exactly once after a page reload in headless Chromium",
   ignore: chromiumIgnoreReason !== "",
   async fn(t) {
-    const script = await buildStorePage();
+    const script = await buildPage("tests/browser/_store_page.ts");
     // The page does carry Deno calls, never made: file.ts (whose encodeSessionFile and
     // decodeSessionFile the IndexedDB store uses) keeps FileSessionStore and _fs.ts in any bundle
     // through the class's static block. It imports nothing, though.
